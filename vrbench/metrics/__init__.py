@@ -1,0 +1,1 @@
+"""Metric families and the engine that computes them over clips."""

@@ -1,0 +1,121 @@
+"""PSNR and SSIM under explicit conventions, batched in torch (float64, so results match the references).
+
+Conventions (each is its own metric id, because they differ by up to ~1.3 dB on the same frames):
+- `psnr-rgb`: MSE over all RGB values in [0, 1], data range 1 (pyiqa `psnr`, skimage on uint8 / 255).
+- `psnr-y`:   BT.601 luma with the +16 offset, Y = 16 + 65.481 R + 128.553 G + 24.966 B on [0, 1] RGB, not
+              rounded, data range 255 (BasicSR `calculate_psnr(test_y_channel=True)`).
+- `ssim-y`:   SSIM of that Y channel: 11x11 Gaussian window, sigma 1.5, 'valid' filtering, K1 0.01, K2 0.03,
+              L = 255 (BasicSR `calculate_ssim`, Wang et al. 2004).
+- `ssim-rgb`: the same SSIM on each RGB channel in [0, 255], averaged over channels (BasicSR without Y).
+- `ssim-yiq`: pyiqa's default `ssim`: luma of YIQ (0.299, 0.587, 0.114), rounded to integers in [0, 255].
+Identical frames have infinite PSNR; it is kept as +inf per frame (and the clip mean is then +inf).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn.functional as F
+
+from vrbench.metrics.base import Metric, MetricCard
+from vrbench.registry import METRICS
+
+BT601 = (65.481, 128.553, 24.966)  # ITU-R BT.601 luma on [0, 1] RGB -> [16, 235]
+YIQ = (0.299, 0.587, 0.114)
+
+
+def luma_bt601(x: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) BT.601 Y in [16, 235], unrounded (BasicSR `rgb2ycbcr`)."""
+    w = torch.tensor(BT601, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x * w).sum(1, keepdim=True) + 16.0
+
+
+def luma_yiq_rounded(x: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) YIQ luma x 255, rounded (pyiqa `to_y_channel(..., 255)`)."""
+    w = torch.tensor(YIQ, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return ((x * w).sum(1, keepdim=True) * 255.0).round()
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
+    """Per-image PSNR in dB over all channels and pixels; +inf where the images are identical."""
+    mse = (x.double() - y.double()).pow(2).flatten(1).mean(1)
+    return 10.0 * torch.log10(data_range**2 / mse)
+
+
+@functools.lru_cache(maxsize=8)
+def _gaussian_window(size: int, sigma: float, dtype: torch.dtype, device: str) -> torch.Tensor:
+    r = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
+    g = torch.exp(-(r**2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def _filter_valid(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Separable 'valid' correlation with the 1-D window g on every channel of (N, C, H, W)."""
+    c = x.shape[1]
+    x = F.conv2d(x, g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    return F.conv2d(x, g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 255.0, size: int = 11, sigma: float = 1.5):
+    """Per-image SSIM (Wang et al. 2004) averaged over the 'valid' map and over channels; float64 throughout."""
+    if min(x.shape[-2:]) < size:
+        raise ValueError(f"SSIM needs frames of at least {size}x{size} pixels, got {tuple(x.shape[-2:])}")
+    x, y = x.double(), y.double()
+    g = _gaussian_window(size, sigma, torch.float64, str(x.device))
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    mu_x, mu_y = _filter_valid(x, g), _filter_valid(y, g)
+    sxx = _filter_valid(x * x, g) - mu_x**2
+    syy = _filter_valid(y * y, g) - mu_y**2
+    sxy = _filter_valid(x * y, g) - mu_x * mu_y
+    s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
+    return s.flatten(1).mean(1)
+
+
+class FidelityMetric(Metric):
+    """A full-reference metric given by a pure function of (output, gt) chunks."""
+
+    def __init__(self, card: MetricCard, fn) -> None:
+        self.card, self.fn = card, fn
+
+    def compute(self, out: torch.Tensor, gt: torch.Tensor | None) -> torch.Tensor:
+        if gt is None:
+            raise ValueError(f"{self.card.name} needs a ground-truth clip")
+        return self.fn(out, gt)
+
+
+def _fr_card(name: str, summary: str, higher: bool, rng, convention: str, reference: str, unit: str = "") -> MetricCard:
+    return MetricCard(name=name, summary=summary, kind="FR", higher_is_better=higher, range=rng, version="1",
+                      convention=convention, reference=reference, needs_gt=True, unit=unit)
+
+
+_FIDELITY = {
+    "psnr-rgb": (
+        _fr_card("psnr-rgb", "PSNR on RGB", True, (0.0, None), "RGB [0,1], data range 1, no crop",
+                 "skimage.metrics.peak_signal_noise_ratio; pyiqa psnr", "dB"),
+        lambda o, g: psnr(o, g, 1.0)),
+    "psnr-y": (
+        _fr_card("psnr-y", "PSNR on BT.601 Y (BasicSR)", True, (0.0, None), "Y = BT.601 +16, unrounded, L=255",
+                 "BasicSR calculate_psnr(test_y_channel=True)", "dB"),
+        lambda o, g: psnr(luma_bt601(o), luma_bt601(g), 255.0)),
+    "ssim-y": (
+        _fr_card("ssim-y", "SSIM on BT.601 Y (BasicSR)", True, (0.0, 1.0), "Y = BT.601 +16, Gaussian 11/1.5, valid",
+                 "BasicSR calculate_ssim(test_y_channel=True); skimage SSIM on Y"),
+        lambda o, g: ssim(luma_bt601(o), luma_bt601(g))),
+    "ssim-rgb": (
+        _fr_card("ssim-rgb", "SSIM on RGB, mean over channels", True, (0.0, 1.0),
+                 "RGB [0,255], Gaussian 11/1.5, valid, channel mean", "BasicSR calculate_ssim on RGB"),
+        lambda o, g: ssim(o * 255.0, g * 255.0)),
+    "ssim-yiq": (
+        _fr_card("ssim-yiq", "SSIM on rounded YIQ luma (pyiqa default)", True, (0.0, 1.0),
+                 "Y = YIQ luma x255 rounded, Gaussian 11/1.5, valid", "pyiqa ssim"),
+        lambda o, g: ssim(luma_yiq_rounded(o), luma_yiq_rounded(g))),
+}
+
+
+def _register() -> None:
+    for name, (card, fn) in _FIDELITY.items():
+        METRICS.add(card, functools.partial(FidelityMetric, card, fn))
+
+
+_register()

@@ -1,0 +1,100 @@
+"""Learned image-quality metrics through pyiqa, the implementation the papers used; its version is recorded.
+
+Every metric declares the weight files it needs. They are checked before pyiqa is asked to build the network,
+so that offline a missing file becomes an "unavailable" entry with the file, its URL and the exact path to put
+it at, instead of a download attempt and a traceback. pyiqa is PolyForm Noncommercial: see the README.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from vrbench.errors import MetricUnavailable
+from vrbench.metrics.base import Metric, MetricCard
+from vrbench.registry import METRICS
+from vrbench.weights import WeightFile
+
+PYIQA_HF = "https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/"
+TV = "https://download.pytorch.org/models/"
+
+
+def _pyiqa(name: str, prefix: str = "") -> WeightFile:
+    return WeightFile(name, PYIQA_HF + name, "pyiqa", sha256_prefix=prefix)
+
+
+ALEXNET = WeightFile("alexnet-owt-7be5be79.pth", TV + "alexnet-owt-7be5be79.pth", "checkpoints",
+                     sha256_prefix="7be5be79")
+VGG16 = WeightFile("vgg16-397923af.pth", TV + "vgg16-397923af.pth", "checkpoints", sha256_prefix="397923af")
+CLIP_RN50 = WeightFile(
+    "RN50.pt",
+    "https://openaipublic.azureedge.net/clip/models/"
+    "afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762/RN50.pt",
+    "clip", sha256="afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762")
+
+
+class PyiqaMetric(Metric):
+    """A pyiqa metric built lazily on first use, after its weight files have been found."""
+
+    def __init__(self, card: MetricCard, pyiqa_name: str, options: dict[str, Any]) -> None:
+        self.card, self.pyiqa_name, self.options = card, pyiqa_name, options
+        self.model = None
+
+    def setup(self, device: Any) -> None:
+        missing = [w for w in self.card.weights if not w.present()]
+        if missing:
+            raise MetricUnavailable(self.card.name, "weights missing", tuple(w.missing_message() for w in missing))
+        try:
+            import pyiqa
+        except ImportError as e:
+            raise MetricUnavailable(self.card.name, f"pyiqa cannot be imported ({e})") from e
+        try:
+            self.model = pyiqa.create_metric(self.pyiqa_name, device=device, **self.options)
+        except Exception as e:  # noqa: BLE001 - pyiqa raises many types (network, hub, file); all mean "cannot run"
+            raise MetricUnavailable(self.card.name, f"pyiqa could not build it: {type(e).__name__}: {e}") from e
+
+    def compute(self, out, gt):
+        import torch
+
+        args = (out,) if not self.card.needs_gt else (out, gt)
+        with torch.inference_mode():
+            return self.model(*args).reshape(-1).double()
+
+    def provenance(self) -> dict[str, Any]:
+        from importlib.metadata import version
+
+        return {**super().provenance(), "pyiqa": version("pyiqa"), "pyiqa_name": self.pyiqa_name,
+                "options": self.options}
+
+
+def _card(name, summary, kind, higher, rng, pyiqa_name, weights, convention="", unit="") -> MetricCard:
+    return MetricCard(name=name, summary=summary, kind=kind, higher_is_better=higher, range=rng, version="1",
+                      convention=convention or f"pyiqa '{pyiqa_name}' defaults", reference=f"pyiqa {pyiqa_name}",
+                      needs_gt=kind == "FR", unit=unit, weights=tuple(weights))
+
+
+LEARNED = [
+    (_card("lpips-alex", "LPIPS v0.1, AlexNet trunk", "FR", False, (0.0, 1.0), "lpips",
+           [ALEXNET, _pyiqa("LPIPS_v0.1_alex-df73285e.pth", "df73285e")]), "lpips", {}),
+    (_card("lpips-vgg", "LPIPS v0.1, VGG16 trunk (BasicSR / InvSR)", "FR", False, (0.0, 1.0), "lpips-vgg",
+           [VGG16, _pyiqa("LPIPS_v0.1_vgg-a78928a0.pth", "a78928a0")]), "lpips-vgg", {}),
+    (_card("dists", "DISTS", "FR", False, (0.0, 1.0), "dists",
+           [VGG16, _pyiqa("DISTS_weights-f5e65c96.pth", "f5e65c96")]), "dists", {}),
+    (_card("musiq", "MUSIQ (KonIQ-10k)", "NR", True, (0.0, 100.0), "musiq",
+           [_pyiqa("musiq_koniq_ckpt-e95806b9.pth", "e95806b9")]), "musiq", {}),
+    (_card("clipiqa", "CLIP-IQA (pyiqa prompt ensemble, RN50)", "NR", True, (0.0, 1.0), "clipiqa",
+           [CLIP_RN50]), "clipiqa", {}),
+    (_card("niqe", "NIQE (pyiqa, YIQ luma)", "NR", False, (0.0, None), "niqe",
+           [_pyiqa("niqe_modelparameters.mat")]), "niqe", {}),
+    (_card("maniqa", "MANIQA (KonIQ-10k)", "NR", True, (0.0, 1.0), "maniqa",
+           [_pyiqa("ckpt_koniq10k.pt")], convention="pyiqa 'maniqa'; also needs timm vit_base_patch8_224 in the HF "
+                                                    "cache"), "maniqa", {}),
+]
+
+
+def _register() -> None:
+    for card, pyiqa_name, options in LEARNED:
+        METRICS.add(card, functools.partial(PyiqaMetric, card, pyiqa_name, options))
+
+
+_register()

@@ -1,0 +1,1 @@
+"""Reports: pure functions over the tidy results table (tables, plots, HTML, CSV/JSON exports)."""

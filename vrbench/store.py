@@ -1,0 +1,188 @@
+"""SQLite results store (WAL): one row per (run, dataset, clip, method, config, steps, seed, metric).
+
+Each row carries the clip value, the per-frame values (float64 bytes), the metric version, the protocol, a
+content-addressed cache key and a pointer to the run's provenance. Every write is one transaction, so a run
+killed at any moment leaves either the whole unit of work or none of it, and a re-run computes only what is
+missing. Rows found under the same cache key in another run are reused instead of recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+NO_STEPS = -1  # steps of methods without a step count (SQLite treats NULLs as distinct in keys)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (run TEXT PRIMARY KEY, config TEXT, provenance TEXT, created REAL, updated REAL);
+CREATE TABLE IF NOT EXISTS provenance (id TEXT PRIMARY KEY, data TEXT);
+CREATE TABLE IF NOT EXISTS results (
+    run TEXT, dataset TEXT, clip TEXT, method TEXT, config_hash TEXT, steps INTEGER, seed INTEGER, metric TEXT,
+    value REAL, per_frame BLOB, frames INTEGER, metric_version TEXT, protocol TEXT, method_name TEXT,
+    cache_key TEXT, provenance TEXT, created REAL,
+    PRIMARY KEY (run, dataset, clip, method, config_hash, steps, seed, metric));
+CREATE INDEX IF NOT EXISTS results_cache_key ON results (cache_key);
+CREATE TABLE IF NOT EXISTS method_runs (
+    run TEXT, dataset TEXT, clip TEXT, method TEXT, config_hash TEXT, steps INTEGER, seed INTEGER,
+    seconds REAL, frames INTEGER, out_height INTEGER, out_width INTEGER, peak_rss_mb REAL, peak_gpu_mb REAL,
+    device TEXT, config TEXT, output TEXT, created REAL,
+    PRIMARY KEY (run, dataset, clip, method, config_hash, steps, seed));
+CREATE TABLE IF NOT EXISTS unavailable (run TEXT, metric TEXT, reason TEXT, files TEXT, PRIMARY KEY (run, metric));
+CREATE TABLE IF NOT EXISTS failures (
+    run TEXT, dataset TEXT, clip TEXT, method TEXT, stage TEXT, error TEXT, created REAL,
+    PRIMARY KEY (run, dataset, clip, method, stage));
+"""
+
+KEY = ("run", "dataset", "clip", "method", "config_hash", "steps", "seed")
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    run: str
+    dataset: str
+    clip: str
+    method: str
+    config_hash: str
+    steps: int
+    seed: int
+    metric: str
+    value: float
+    per_frame: np.ndarray | None
+    metric_version: str
+    protocol: str
+    method_name: str
+    cache_key: str
+    provenance: str
+
+
+class Store:
+    """Thin, transactional wrapper over the results database."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _tx(self, statements: Iterable[tuple[str, tuple]]) -> None:
+        cur = self.db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, args in statements:
+                cur.execute(sql, args)
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+
+    # ---- runs and provenance ---------------------------------------------------------------------------------
+    def start_run(self, run: str, config: dict[str, Any], provenance: dict[str, Any], provenance_id: str) -> None:
+        now = time.time()
+        self._tx([
+            ("INSERT OR IGNORE INTO provenance VALUES (?, ?)", (provenance_id, json.dumps(provenance, sort_keys=True))),
+            ("INSERT INTO runs VALUES (?, ?, ?, ?, ?) ON CONFLICT(run) DO UPDATE SET config=excluded.config, "
+             "provenance=excluded.provenance, updated=excluded.updated",
+             (run, json.dumps(config, sort_keys=True), provenance_id, now, now)),
+            ("DELETE FROM unavailable WHERE run = ?", (run,)),
+        ])
+
+    def runs(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT run FROM runs ORDER BY created")]
+
+    def run_info(self, run: str) -> dict[str, Any]:
+        row = self.db.execute("SELECT config, provenance, created, updated FROM runs WHERE run = ?", (run,)).fetchone()
+        if row is None:
+            return {}
+        prov = self.db.execute("SELECT data FROM provenance WHERE id = ?", (row[1],)).fetchone()
+        return {"config": json.loads(row[0]), "provenance": json.loads(prov[0]) if prov else {},
+                "created": row[2], "updated": row[3]}
+
+    # ---- results --------------------------------------------------------------------------------------------
+    def stored_metrics(self, run: str, dataset: str, clip: str, method: str, config_hash: str, steps: int,
+                       seed: int) -> set[str]:
+        rows = self.db.execute(
+            "SELECT metric FROM results WHERE run=? AND dataset=? AND clip=? AND method=? AND config_hash=? "
+            "AND steps=? AND seed=?", (run, dataset, clip, method, config_hash, steps, seed))
+        return {r[0] for r in rows}
+
+    def cached(self, cache_key: str) -> tuple[float, np.ndarray | None, int] | None:
+        """A (value, per_frame, frames) stored under `cache_key` by any run, if there is one."""
+        row = self.db.execute("SELECT value, per_frame, frames FROM results WHERE cache_key = ? LIMIT 1",
+                              (cache_key,)).fetchone()
+        if row is None:
+            return None
+        value, blob, frames = row
+        return (float("nan") if value is None else value,
+                None if blob is None else np.frombuffer(blob, dtype=np.float64).copy(), frames)
+
+    def put_results(self, rows: list[ResultRow]) -> None:
+        """Insert (or replace) a unit of work's rows in one transaction."""
+        now = time.time()
+        self._tx([(
+            "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (r.run, r.dataset, r.clip, r.method, r.config_hash, r.steps, r.seed, r.metric,
+             None if np.isnan(r.value) else float(r.value),
+             None if r.per_frame is None else np.asarray(r.per_frame, np.float64).tobytes(),
+             0 if r.per_frame is None else len(r.per_frame), r.metric_version, r.protocol, r.method_name,
+             r.cache_key, r.provenance, now)) for r in rows])
+
+    def put_method_run(self, key: dict[str, Any], **fields: Any) -> None:
+        cols = [*KEY, "seconds", "frames", "out_height", "out_width", "peak_rss_mb", "peak_gpu_mb", "device",
+                "config", "output", "created"]
+        values = {**key, **fields, "created": time.time()}
+        values["config"] = json.dumps(values.get("config", {}), sort_keys=True)
+        self._tx([(f"INSERT OR REPLACE INTO method_runs ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+                   tuple(values.get(c) for c in cols))])
+
+    def record_unavailable(self, run: str, metric: str, reason: str, files: tuple[str, ...]) -> None:
+        self._tx([("INSERT OR REPLACE INTO unavailable VALUES (?,?,?,?)", (run, metric, reason, json.dumps(files)))])
+
+    def record_failure(self, run: str, dataset: str, clip: str, method: str, stage: str, error: str) -> None:
+        self._tx([("INSERT OR REPLACE INTO failures VALUES (?,?,?,?,?,?,?)",
+                   (run, dataset, clip, method, stage, error, time.time()))])
+
+    def clear_failure(self, run: str, dataset: str, clip: str, method: str) -> None:
+        self._tx([("DELETE FROM failures WHERE run=? AND dataset=? AND clip=? AND method=?",
+                   (run, dataset, clip, method))])
+
+    # ---- reading back as tidy tables --------------------------------------------------------------------------
+    def results_frame(self, run: str):
+        """Tidy pandas table: one row per value, with per-frame arrays in a `per_frame` column."""
+        import pandas as pd
+
+        df = pd.read_sql_query("SELECT * FROM results WHERE run = ?", self.db, params=(run,))
+        df["per_frame"] = [None if b is None else np.frombuffer(b, np.float64) for b in df["per_frame"]]
+        df["value"] = df["value"].astype(float)
+        return df
+
+    def method_runs_frame(self, run: str):
+        import pandas as pd
+
+        return pd.read_sql_query("SELECT * FROM method_runs WHERE run = ?", self.db, params=(run,))
+
+    def unavailable(self, run: str) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT metric, reason, files FROM unavailable WHERE run = ? ORDER BY metric", (run,))
+        return [{"metric": m, "reason": r, "files": json.loads(f)} for m, r, f in rows]
+
+    def failures(self, run: str) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT dataset, clip, method, stage, error FROM failures WHERE run = ? "
+                               "ORDER BY dataset, clip, method", (run,))
+        return [dict(zip(("dataset", "clip", "method", "stage", "error"), r, strict=True)) for r in rows]

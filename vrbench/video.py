@@ -1,0 +1,295 @@
+"""Video I/O: the `Video` type, readers for containers (PyAV) and frame folders (OpenCV), lossless writers.
+
+Contract: frames cross this boundary as uint8 RGB arrays of shape (T, H, W, 3). Anything else found on disk
+(gray, RGBA, 16-bit) is converted once, here, and the conversion is recorded on the `Video` so it can go into
+the provenance of every result computed from it. Clips are read in chunks so a long clip never sits whole in
+memory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from vrbench.errors import InputError
+
+FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+CONTAINER_EXTENSIONS = (".mp4", ".mkv", ".avi", ".webm", ".mov")
+DEFAULT_FPS = 24.0
+DEFAULT_CHUNK = 16
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders embedded numbers by value: 'Frame 2.png' < 'Frame 10.png', 'im9' < 'im10'."""
+    parts = re.split(r"(\d+)", name)
+    return tuple((0, int(p), p) if p.isdigit() else (1, p.lower(), p) for p in parts if p != "")
+
+
+def list_frame_files(folder: Path) -> list[Path]:
+    """Image files of a frame folder in natural order (hidden files ignored)."""
+    files = [p for p in folder.iterdir() if p.suffix.lower() in FRAME_EXTENSIONS and not p.name.startswith(".")]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+def is_video_file(path: Path) -> bool:
+    return path.suffix.lower() in CONTAINER_EXTENSIONS
+
+
+@dataclass
+class Video:
+    """A clip: where it lives, its geometry and timing, and how its frames were converted to uint8 RGB.
+
+    Exactly one of `path` (a container file or a frame folder) and `array` (frames in memory) is set.
+    """
+
+    num_frames: int
+    height: int
+    width: int
+    fps: float = DEFAULT_FPS
+    pix_fmt: str = "rgb24"
+    path: Path | None = None
+    array: np.ndarray | None = field(default=None, repr=False)
+    conversions: tuple[str, ...] = ()
+    name: str = ""
+
+    # ---- construction -------------------------------------------------------------------------------------
+    @classmethod
+    def from_array(cls, frames: np.ndarray, fps: float = DEFAULT_FPS, name: str = "") -> Video:
+        frames = as_rgb_uint8(np.asarray(frames), what=f"frames of '{name or 'array'}'")
+        t, h, w, _ = frames.shape
+        return cls(num_frames=t, height=h, width=w, fps=fps, array=frames, name=name)
+
+    @property
+    def kind(self) -> str:
+        if self.array is not None:
+            return "memory"
+        assert self.path is not None
+        return "frames" if self.path.is_dir() else "container"
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)."""
+        return self.height, self.width
+
+    # ---- reading --------------------------------------------------------------------------------------------
+    def iter_chunks(self, chunk: int = DEFAULT_CHUNK, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Yield uint8 (t, H, W, 3) arrays of at most `chunk` frames covering frames [start, stop)."""
+        stop = self.num_frames if stop is None else min(stop, self.num_frames)
+        if self.array is not None:
+            for i in range(start, stop, chunk):
+                yield self.array[i : min(i + chunk, stop)]
+        elif self.kind == "frames":
+            files = list_frame_files(self.path)[start:stop]
+            for i in range(0, len(files), chunk):
+                yield np.stack([self._read_frame_file(f) for f in files[i : i + chunk]])
+        else:
+            yield from _iter_container(self, chunk, start, stop)
+
+    def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """All frames in [start, stop) as one uint8 array. Prefer `iter_chunks` for long clips."""
+        chunks = list(self.iter_chunks(start=start, stop=stop))
+        if not chunks:
+            return np.zeros((0, self.height, self.width, 3), np.uint8)
+        return np.concatenate(chunks)
+
+    def _read_frame_file(self, file: Path) -> np.ndarray:
+        frame, _ = read_image(file)
+        if frame.shape[:2] != (self.height, self.width):
+            raise InputError(
+                "frame size differs from the first frame of the clip",
+                clip=self.name or None,
+                file=file,
+                expected=f"{self.width}x{self.height}",
+                found=f"{frame.shape[1]}x{frame.shape[0]}",
+            )
+        return frame
+
+
+# ---- conversions ------------------------------------------------------------------------------------------------
+def as_rgb_uint8(frames: np.ndarray, what: str = "frames") -> np.ndarray:
+    """Check an in-memory clip is uint8 (T, H, W, 3); raise a clear error otherwise."""
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise InputError(f"{what} must have shape (T, H, W, 3)", expected="(T, H, W, 3)", found=frames.shape)
+    if frames.dtype != np.uint8:
+        raise InputError(f"{what} must be uint8", expected="uint8", found=frames.dtype)
+    return frames
+
+
+def to_rgb_uint8(image: np.ndarray, file: Path | str = "") -> tuple[np.ndarray, tuple[str, ...]]:
+    """Convert an image as OpenCV decodes it (BGR/BGRA/gray, 8- or 16-bit) to uint8 RGB; return the steps taken."""
+    import cv2
+
+    notes: list[str] = []
+    if image.dtype == np.uint16:
+        # Rounded rescale to 8 bits: 65535 -> 255 exactly (x / 257 maps the 16-bit grid onto the 8-bit one).
+        image = np.clip(np.round(image.astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
+        notes.append("16-bit->8-bit (round(x/257))")
+    elif image.dtype != np.uint8:
+        raise InputError("unsupported pixel type", file=file, expected="uint8 or uint16", found=image.dtype)
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        notes.append("gray->rgb (replicated)")
+    elif image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+        notes.append("rgba->rgb (alpha dropped)")
+    elif image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    else:
+        raise InputError("unsupported channel count", file=file, expected="1, 3 or 4", found=image.shape[2])
+    return np.ascontiguousarray(image), tuple(notes)
+
+
+def read_image(file: Path) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Read one image file as uint8 RGB plus the conversions applied."""
+    import cv2
+
+    data = np.fromfile(str(file), dtype=np.uint8) if file.exists() else None
+    if data is None:
+        raise InputError("frame file does not exist", file=file)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise InputError("cannot decode image", file=file, expected="a readable PNG/JPEG/BMP/TIFF", found=(
+            "an empty file" if data.size == 0 else f"{data.size} bytes that no image decoder accepts"))
+    return to_rgb_uint8(image, file)
+
+
+# ---- opening ----------------------------------------------------------------------------------------------------
+def open_video(path: str | Path, name: str = "", fps: float | None = None) -> Video:
+    """Open a container file or a frame folder, probing geometry, frame count, fps and pixel format."""
+    path = Path(path)
+    name = name or path.stem
+    if not path.exists():
+        raise InputError("video not found", clip=name, file=path, expected="a frame folder or a video file")
+    if path.is_dir():
+        return _open_frame_folder(path, name, fps)
+    if not is_video_file(path):
+        raise InputError("not a video file", clip=name, file=path, expected=CONTAINER_EXTENSIONS, found=path.suffix)
+    return _open_container(path, name)
+
+
+def _open_frame_folder(folder: Path, name: str, fps: float | None) -> Video:
+    files = list_frame_files(folder)
+    if not files:
+        raise InputError("frame folder has no image files", clip=name, file=folder, expected=FRAME_EXTENSIONS,
+                         found="no frames")
+    first, notes = read_image(files[0])
+    pix_fmt = "rgb24" if not notes else "+".join(notes)
+    return Video(num_frames=len(files), height=first.shape[0], width=first.shape[1], fps=fps or DEFAULT_FPS,
+                 pix_fmt=pix_fmt, path=folder, conversions=notes, name=name)
+
+
+def _open_container(file: Path, name: str) -> Video:
+    import av
+
+    try:
+        with av.open(str(file)) as container:
+            if not container.streams.video:
+                raise InputError("file has no video stream", clip=name, file=file)
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            pix_fmt = stream.codec_context.pix_fmt or "unknown"
+            rate = stream.average_rate or stream.guessed_rate
+            fps = float(rate) if rate else DEFAULT_FPS
+            count = stream.frames or sum(1 for p in container.demux(stream) if p.size)
+    except av.error.FFmpegError as e:
+        raise InputError("cannot read video", clip=name, file=file, expected="a decodable video container",
+                         found=f"{type(e).__name__}: {e}") from e
+    if count <= 0 or width <= 0:
+        raise InputError("video has no decodable frames", clip=name, file=file, expected=">= 1 frame", found=count)
+    notes = () if pix_fmt in ("rgb24", "bgr0", "gbrp") else (f"{pix_fmt}->rgb24 (decoder conversion)",)
+    return Video(num_frames=count, height=height, width=width, fps=fps, pix_fmt=pix_fmt, path=file,
+                 conversions=notes, name=name)
+
+
+def _iter_container(video: Video, chunk: int, start: int, stop: int) -> Iterator[np.ndarray]:
+    import av
+
+    buf: list[np.ndarray] = []
+    index = 0
+    try:
+        with av.open(str(video.path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                if index >= stop:
+                    break
+                if index >= start:
+                    buf.append(frame.to_ndarray(format="rgb24"))
+                    if len(buf) == chunk:
+                        yield np.stack(buf)
+                        buf = []
+                index += 1
+    except av.error.FFmpegError as e:
+        raise InputError("video stopped decoding", clip=video.name or None, file=video.path,
+                         expected=f"{video.num_frames} frames", found=f"an error at frame {index}: {e}") from e
+    if buf:
+        yield np.stack(buf)
+    if index < stop:
+        raise InputError("video ended early", clip=video.name or None, file=video.path,
+                         expected=f"{stop} frames", found=f"{index} decodable frames")
+
+
+# ---- writing ----------------------------------------------------------------------------------------------------
+def write_frames(frames: np.ndarray | Iterator[np.ndarray], folder: str | Path, pattern: str = "{:08d}.png") -> int:
+    """Write uint8 RGB frames (an array or an iterator of chunks) as numbered PNGs; return the count."""
+    import cv2
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    chunks = [frames] if isinstance(frames, np.ndarray) else frames
+    n = 0
+    for chunk in chunks:
+        for frame in as_rgb_uint8(np.asarray(chunk)):
+            # compression level is fixed so that re-writing the same frames gives the same bytes
+            ok = cv2.imwrite(str(folder / pattern.format(n)), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+                             [cv2.IMWRITE_PNG_COMPRESSION, 3])
+            if not ok:
+                raise InputError("cannot write frame", file=folder / pattern.format(n))
+            n += 1
+    return n
+
+
+LOSSLESS_CODECS = {
+    # codec name -> (pixel format handed to the encoder, encoder options). Both round-trip RGB24 bit-exactly.
+    "ffv1": ("bgr0", {"level": "3", "slicecrc": "1"}),
+    "libx264rgb": ("rgb24", {"crf": "0", "preset": "veryslow"}),
+}
+
+
+def write_video_lossless(
+    frames: np.ndarray | Iterator[np.ndarray], file: str | Path, fps: float = DEFAULT_FPS, codec: str = "ffv1"
+) -> int:
+    """Write uint8 RGB frames to a lossless video (FFV1 in .mkv, or x264 RGB at crf 0); return the count."""
+    import av
+
+    if codec not in LOSSLESS_CODECS:
+        raise InputError("unknown lossless codec", expected=sorted(LOSSLESS_CODECS), found=codec)
+    pix_fmt, options = LOSSLESS_CODECS[codec]
+    file = Path(file)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    chunks = [frames] if isinstance(frames, np.ndarray) else frames
+    n = 0
+    # bitexact: no random segment UIDs, dates or encoder strings, so the same frames give the same bytes
+    with av.open(str(file), mode="w", options={"fflags": "+bitexact"}) as container:
+        stream = None
+        for chunk in chunks:
+            for frame in as_rgb_uint8(np.asarray(chunk)):
+                if stream is None:
+                    stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+                    stream.width, stream.height = frame.shape[1], frame.shape[0]
+                    stream.pix_fmt = pix_fmt
+                    stream.options = {**options, "flags": "+bitexact"}
+                    stream.codec_context.thread_count = 1  # single-threaded so bytes repeat
+                av_frame = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format=pix_fmt)
+                for packet in stream.encode(av_frame):
+                    container.mux(packet)
+                n += 1
+        if stream is not None:
+            for packet in stream.encode():
+                container.mux(packet)
+    return n

@@ -1,0 +1,111 @@
+"""The one door for weight files: where each lives, where it comes from, and how it is checked.
+
+Learned metrics and methods declare `WeightFile`s on their cards. Nothing else in vrbench downloads anything.
+`VRBENCH_OFFLINE=1` guarantees no network access; a missing file then produces an error that names the file,
+its URL and the exact path to put it at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from vrbench.errors import InputError, VrbenchError
+
+
+def torch_hub_dir() -> Path:
+    """Same rule as `torch.hub.get_dir()` (TORCH_HOME, else XDG_CACHE_HOME/torch, else ~/.cache/torch) + /hub,
+    computed without importing torch."""
+    home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch")
+    return Path(home).expanduser() / "hub"
+
+
+def offline() -> bool:
+    return os.environ.get("VRBENCH_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One weights file: its name, where it lives under the torch hub dir, its URL and its checksum.
+
+    `sha256` is the full digest when we know it; otherwise `sha256_prefix` holds the prefix that the file name
+    carries by the torch hub convention (`name-<prefix>.pth`), which is what its publisher guarantees.
+    """
+
+    name: str
+    url: str
+    subdir: str
+    sha256: str = ""
+    sha256_prefix: str = ""
+    used_by: str = ""
+
+    @property
+    def path(self) -> Path:
+        return torch_hub_dir() / self.subdir / self.name
+
+    def present(self) -> bool:
+        return self.path.is_file() and self.path.stat().st_size > 0
+
+    def missing_message(self) -> str:
+        return f"{self.name}: download {self.url} and put it at {self.path} (or run `vrbench weights import FILE`)"
+
+    def check(self, file: Path | None = None) -> str:
+        """Verify the checksum of `file` (default: the cached copy); return its sha256 or raise InputError."""
+        file = file or self.path
+        digest = sha256_file(file)
+        want = self.sha256 or self.sha256_prefix
+        if want and not digest.startswith(want):
+            raise InputError("weights file has the wrong checksum", file=file, expected=f"sha256 {want}…",
+                             found=f"sha256 {digest[:16]}…", hint=f"Get the file from {self.url}")
+        return digest
+
+
+def sha256_file(file: Path, block: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(file, "rb") as f:
+        while chunk := f.read(block):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fetch(weight: WeightFile, *, force: bool = False) -> Path:
+    """Download a weights file to its cache path (atomically), verifying its checksum."""
+    if weight.present() and not force:
+        weight.check()
+        return weight.path
+    if offline():
+        raise VrbenchError(f"VRBENCH_OFFLINE is set and {weight.missing_message()}")
+    weight.path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=weight.path.parent, prefix=f".{weight.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(weight.url, timeout=60) as response:
+            shutil.copyfileobj(response, out)
+        weight.check(Path(tmp))
+        os.replace(tmp, weight.path)
+    except OSError as e:
+        raise VrbenchError(f"could not download {weight.url}: {e}. {weight.missing_message()}") from e
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return weight.path
+
+
+def import_file(file: Path, known: list[WeightFile]) -> Path:
+    """Copy a user-downloaded file into its cache place, matched by file name, after checking its checksum."""
+    matches = [w for w in known if w.name == file.name]
+    if not matches:
+        names = ", ".join(sorted({w.name for w in known}))
+        raise InputError("not a known weights file", file=file, expected=f"one of: {names}", found=file.name)
+    weight = matches[0]
+    weight.check(file)
+    weight.path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = weight.path.with_name(f".{weight.name}.importing")
+    shutil.copyfile(file, tmp)
+    os.replace(tmp, weight.path)
+    return weight.path
