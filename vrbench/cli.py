@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,7 +21,7 @@ app.add_typer(methods_app, name="methods")
 app.add_typer(metrics_app, name="metrics")
 console = Console()
 
-StoreOpt = Annotated[Optional[Path], typer.Option("--store", help="results database [default: .vrbench/results.sqlite]")]
+StoreOpt = Annotated[Path | None, typer.Option("--store", help="results database [default: .vrbench/results.sqlite]")]
 
 
 def _store_path(store: Path | None) -> Path:
@@ -67,9 +67,9 @@ def _write_report(run: str, store: Path | None, out: Path | None) -> Path:
 def run(
     config: Annotated[str, typer.Argument(help="a named config (e.g. demo) or a YAML file")],
     store: StoreOpt = None,
-    outputs: Annotated[Optional[Path], typer.Option(help="cache of method outputs [default: .vrbench/outputs]")] = None,
+    outputs: Annotated[Path | None, typer.Option(help="cache of method outputs [default: .vrbench/outputs]")] = None,
     report: Annotated[bool, typer.Option(help="write reports/<run>/index.html afterwards")] = True,
-    report_dir: Annotated[Optional[Path], typer.Option(help="report folder [default: reports/<run>]")] = None,
+    report_dir: Annotated[Path | None, typer.Option(help="report folder [default: reports/<run>]")] = None,
 ) -> None:
     """Run a benchmark config: restore every clip with every method, score it, store it, report it."""
     from vrbench.config import load_config
@@ -87,8 +87,8 @@ def evaluate(
     outputs: Annotated[Path, typer.Option(help="folder of per-clip outputs (frame folders or videos)")],
     method_name: Annotated[str, typer.Option(help="name to show for these outputs")],
     metrics: Annotated[str, typer.Option(help="comma-separated metric names")] = "psnr-rgb,psnr-y,ssim-y,ssim-rgb",
-    root: Annotated[Optional[Path], typer.Option(help="dataset folder, if not the prepared default")] = None,
-    run_name: Annotated[Optional[str], typer.Option("--run", help="run name [default: eval-<dataset>]")] = None,
+    root: Annotated[Path | None, typer.Option(help="dataset folder, if not the prepared default")] = None,
+    run_name: Annotated[str | None, typer.Option("--run", help="run name [default: eval-<dataset>]")] = None,
     store: StoreOpt = None,
     report: Annotated[bool, typer.Option(help="write the HTML report afterwards")] = True,
 ) -> None:
@@ -111,7 +111,7 @@ def evaluate(
 def report_cmd(
     run_name: Annotated[str, typer.Argument(metavar="RUN", help="run name")],
     store: StoreOpt = None,
-    out: Annotated[Optional[Path], typer.Option(help="report folder [default: reports/<run>]")] = None,
+    out: Annotated[Path | None, typer.Option(help="report folder [default: reports/<run>]")] = None,
 ) -> None:
     """Write reports/<run>/index.html (self-contained) plus results.csv and results.json."""
     console.print(f"report: {_write_report(run_name, store, out)}")

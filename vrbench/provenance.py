@@ -57,7 +57,8 @@ def ffmpeg_versions() -> dict[str, str]:
         import av
     except ImportError:
         return {}
-    return {"pyav": av.__version__, **{k: ".".join(map(str, v)) for k, v in getattr(av, "library_versions", {}).items()}}
+    libs = getattr(av, "library_versions", {})
+    return {"pyav": av.__version__, **{k: ".".join(map(str, v)) for k, v in libs.items()}}
 
 
 def collect(device: Any, seeds: dict[str, int] | None = None) -> dict[str, Any]:

@@ -38,14 +38,15 @@ class Registry(Generic[T]):
         self._entries: dict[str, Entry[T]] = {}
         self._aliases: dict[str, str] = {}
         self._loaded = False
+        self._origin = "builtin"  # what `register` records while an entry point is being imported
         self.load_errors: dict[str, str] = {}
 
     # ---- filling ------------------------------------------------------------------------------------------
-    def register(self, card: Any, *, aliases: tuple[str, ...] = (), origin: str = "builtin") -> Callable:
+    def register(self, card: Any, *, aliases: tuple[str, ...] = (), origin: str | None = None) -> Callable:
         """Decorator: register `factory` under `card.name`. A name may be registered only once."""
 
         def decorate(factory: Callable[..., T]) -> Callable[..., T]:
-            self.add(card, factory, aliases=aliases, origin=origin)
+            self.add(card, factory, aliases=aliases, origin=origin or self._origin)
             setattr(factory, CARD_ATTR, card)
             return factory
 
@@ -67,11 +68,14 @@ class Registry(Generic[T]):
         for module in self.builtin_modules:
             importlib.import_module(module)
         for ep in metadata.entry_points(group=self.group):
+            self._origin = f"entry point {ep.value}"
             try:
                 obj = ep.load()
             except Exception as e:  # noqa: BLE001 - a broken plugin must not break the rest of the registry
                 self.load_errors[ep.name] = f"{type(e).__name__}: {e}"
                 continue
+            finally:
+                self._origin = "builtin"
             card = getattr(obj, CARD_ATTR, None)
             if card is not None and card.name not in self._entries:
                 self.add(card, obj, origin=f"entry point {ep.value}")

@@ -147,8 +147,8 @@ class Runner:
         key = self._key(unit)
         wanted = {n: m for n, m in self.metrics.ready.items() if clip.gt is not None or not m.card.needs_gt}
         todo = sorted(set(wanted) - self.store.stored_metrics(**key))
+        self.summary.cached += len(wanted) - len(todo)
         if not todo:
-            self.summary.cached += len(wanted)
             return
         input_hash = content_hash(clip.lq)
         gt_hash = content_hash(clip.gt) if clip.gt is not None else ""

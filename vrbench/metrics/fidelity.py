@@ -7,7 +7,8 @@ Conventions (each is its own metric id, because they differ by up to ~1.3 dB on 
 - `ssim-y`:   SSIM of that Y channel: 11x11 Gaussian window, sigma 1.5, 'valid' filtering, K1 0.01, K2 0.03,
               L = 255 (BasicSR `calculate_ssim`, Wang et al. 2004).
 - `ssim-rgb`: the same SSIM on each RGB channel in [0, 255], averaged over channels (BasicSR without Y).
-- `ssim-yiq`: pyiqa's default `ssim`: luma of YIQ (0.299, 0.587, 0.114), rounded to integers in [0, 255].
+- `ssim-yiq`: pyiqa's default `ssim`: luma of YIQ (0.299, 0.587, 0.114), rounded to integers in [0, 255], and
+              the contrast-structure term clamped at 0 (pyiqa's relu).
 Identical frames have infinite PSNR; it is kept as +inf per frame (and the clip mean is then +inf).
 """
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 import functools
 
 import torch
-import torch.nn.functional as F
 
 from vrbench.metrics.base import Metric, MetricCard
 from vrbench.registry import METRICS
@@ -44,31 +44,48 @@ def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=8)
-def _gaussian_window(size: int, sigma: float, dtype: torch.dtype, device: str) -> torch.Tensor:
-    r = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
+def _gaussian_window(size: int, sigma: float) -> torch.Tensor:
+    r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(r**2) / (2 * sigma**2))
     return g / g.sum()
 
 
-def _filter_valid(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """Separable 'valid' correlation with the 1-D window g on every channel of (N, C, H, W)."""
-    c = x.shape[1]
-    x = F.conv2d(x, g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
-    return F.conv2d(x, g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+@functools.lru_cache(maxsize=16)
+def _band_matrix(n: int, size: int, sigma: float, device: str) -> torch.Tensor:
+    """(n, n - size + 1) matrix M with x @ M = 'valid' correlation of x with the Gaussian window along x's last
+    axis. A float64 matmul is far faster on CPU than a grouped float64 conv2d, with the same products summed."""
+    g = _gaussian_window(size, sigma)
+    m = torch.zeros(n, n - size + 1, dtype=torch.float64)
+    for j in range(n - size + 1):
+        m[j : j + size, j] = g
+    return m.to(device)
 
 
-def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 255.0, size: int = 11, sigma: float = 1.5):
-    """Per-image SSIM (Wang et al. 2004) averaged over the 'valid' map and over channels; float64 throughout."""
+def _filter_valid(x: torch.Tensor, size: int, sigma: float) -> torch.Tensor:
+    """Separable 'valid' Gaussian filtering of every channel of (N, C, H, W)."""
+    dev = str(x.device)
+    x = x @ _band_matrix(x.shape[-1], size, sigma, dev)
+    return (x.transpose(-1, -2) @ _band_matrix(x.shape[-2], size, sigma, dev)).transpose(-1, -2)
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 255.0, size: int = 11, sigma: float = 1.5,
+         relu_cs: bool = False) -> torch.Tensor:
+    """Per-image SSIM (Wang et al. 2004) averaged over the 'valid' map and over channels; float64 throughout.
+
+    `relu_cs` clamps the contrast-structure term at 0 before the product, as pyiqa's `ssim` does.
+    """
     if min(x.shape[-2:]) < size:
         raise ValueError(f"SSIM needs frames of at least {size}x{size} pixels, got {tuple(x.shape[-2:])}")
     x, y = x.double(), y.double()
-    g = _gaussian_window(size, sigma, torch.float64, str(x.device))
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    mu_x, mu_y = _filter_valid(x, g), _filter_valid(y, g)
-    sxx = _filter_valid(x * x, g) - mu_x**2
-    syy = _filter_valid(y * y, g) - mu_y**2
-    sxy = _filter_valid(x * y, g) - mu_x * mu_y
-    s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
+    mu_x, mu_y = _filter_valid(x, size, sigma), _filter_valid(y, size, sigma)
+    sxx = _filter_valid(x * x, size, sigma) - mu_x**2
+    syy = _filter_valid(y * y, size, sigma) - mu_y**2
+    sxy = _filter_valid(x * y, size, sigma) - mu_x * mu_y
+    cs = (2 * sxy + c2) / (sxx + syy + c2)
+    if relu_cs:
+        cs = cs.clamp_min(0.0)
+    s = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1) * cs
     return s.flatten(1).mean(1)
 
 
@@ -108,13 +125,13 @@ _FIDELITY = {
         lambda o, g: ssim(o * 255.0, g * 255.0)),
     "ssim-yiq": (
         _fr_card("ssim-yiq", "SSIM on rounded YIQ luma (pyiqa default)", True, (0.0, 1.0),
-                 "Y = YIQ luma x255 rounded, Gaussian 11/1.5, valid", "pyiqa ssim"),
-        lambda o, g: ssim(luma_yiq_rounded(o), luma_yiq_rounded(g))),
+                 "Y = YIQ luma x255 rounded, Gaussian 11/1.5, valid, cs clamped at 0", "pyiqa ssim"),
+        lambda o, g: ssim(luma_yiq_rounded(o), luma_yiq_rounded(g), relu_cs=True)),
 }
 
 
 def _register() -> None:
-    for name, (card, fn) in _FIDELITY.items():
+    for _name, (card, fn) in _FIDELITY.items():
         METRICS.add(card, functools.partial(FidelityMetric, card, fn))
 
 

@@ -1,0 +1,54 @@
+"""The command line: list commands, env, evaluate and report, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from vrbench.cli import app
+from vrbench.video import open_video, write_frames
+
+runner = CliRunner()
+
+
+def test_list_commands_show_cards():
+    out = runner.invoke(app, ["metrics", "list"], terminal_width=200)
+    assert out.exit_code == 0 and "psnr-y" in out.output and "needs" in out.output
+    out = runner.invoke(app, ["methods", "list"], terminal_width=200)
+    assert out.exit_code == 0 and "lanczos" in out.output
+    out = runner.invoke(app, ["datasets", "list"], terminal_width=200)
+    assert out.exit_code == 0 and "demo" in out.output
+
+
+def test_env_prints_versions():
+    out = runner.invoke(app, ["env"])
+    assert out.exit_code == 0
+    info = json.loads(out.output)
+    assert info["vrbench"] and "torch" in info["packages"] and info["paths"]["torch_hub"].endswith("hub")
+
+
+def test_evaluate_and_report_from_the_command_line(tmp_path, demo_root):
+    for name in ("carphone",):
+        write_frames(open_video(demo_root / "GT" / name).read(), tmp_path / "res" / name)
+    store = tmp_path / "r.sqlite"
+    out = runner.invoke(app, ["evaluate", "--dataset", "demo", "--outputs", str(tmp_path / "res"),
+                              "--method-name", "copy", "--metrics", "psnr-rgb", "--store", str(store),
+                              "--no-report"])
+    assert out.exit_code == 0, out.output
+    assert "1 results computed" in out.output and "no output for this clip" in out.output
+    out = runner.invoke(app, ["report", "eval-demo", "--store", str(store), "--out", str(tmp_path / "rep")])
+    assert out.exit_code == 0 and (tmp_path / "rep" / "index.html").is_file()
+
+
+def test_user_errors_are_one_line_not_a_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "vrbench.cli", "run", str(tmp_path / "missing.yaml")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "config not found" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ndatasets: [demo]\nmethods: [bicubic]\nmetrics: [psnr-rgb]\nsede: 3\n")
+    proc = subprocess.run([sys.executable, "-m", "vrbench.cli", "run", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "sede: Extra inputs are not permitted" in proc.stdout
