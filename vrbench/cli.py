@@ -7,19 +7,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from vrbench.clikit import console
+from vrbench.data.cli import datasets_app
 from vrbench.errors import VrbenchError
+from vrbench.methods.cli import methods_app
+from vrbench.metrics.cli import metrics_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark generative video restoration.")
-datasets_app = typer.Typer(no_args_is_help=True, help="Benchmark datasets and their cards.")
-methods_app = typer.Typer(no_args_is_help=True, help="Method adapters and their cards.")
-metrics_app = typer.Typer(no_args_is_help=True, help="Metrics and their cards.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(methods_app, name="methods")
 app.add_typer(metrics_app, name="metrics")
-console = Console()
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="results database [default: .vrbench/results.sqlite]")]
 
@@ -130,55 +128,6 @@ def env() -> None:
     info = provenance.collect(pick_device())
     info["paths"] = {"data": str(data_root()), "work": str(work_dir()), "torch_hub": str(torch_hub_dir())}
     console.print_json(json.dumps(info, default=str))
-
-
-def _cards_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    table = Table(title=title, show_lines=False)
-    for c in columns:
-        table.add_column(c, overflow="fold")
-    for r in rows:
-        table.add_row(*r)
-    console.print(table)
-
-
-@datasets_app.command("list")
-def datasets_list(pattern: Annotated[str, typer.Argument()] = "*") -> None:
-    """Show every dataset card."""
-    from vrbench.paths import data_root
-    from vrbench.registry import DATASETS
-
-    rows = [[c.name, c.kind, str(c.clips or "?"), f"x{c.scale}", c.lq_source,
-             "prepared" if (data_root() / c.name).is_dir() else "missing", c.summary] for c in DATASETS.cards(pattern)]
-    _cards_table("datasets", ["name", "kind", "clips", "scale", "LQ", "status", "summary"], rows)
-
-
-@methods_app.command("list")
-def methods_list(pattern: Annotated[str, typer.Argument()] = "*") -> None:
-    """Show every method card."""
-    from vrbench.registry import METHODS
-
-    rows = [[c.name, c.kind, "yes" if c.supports_steps else "no", str(c.default_steps or "–"),
-             f"x{c.scale}" if c.scale else "any", c.summary] for c in METHODS.cards(pattern)]
-    _cards_table("methods", ["name", "kind", "steps", "default steps", "scale", "summary"], rows)
-
-
-@metrics_app.command("list")
-def metrics_list(pattern: Annotated[str, typer.Argument()] = "*") -> None:
-    """Show every metric card, with whether its weights are on this machine."""
-    from vrbench.registry import METRICS
-
-    def status(card) -> str:
-        missing = [w.name for w in card.weights if not w.present()]
-        return "ready" if not missing else "needs " + ", ".join(missing)
-
-    rows = [[c.name, c.kind, c.arrow, _range(c.range), c.version, status(c), c.convention]
-            for c in METRICS.cards(pattern)]
-    _cards_table("metrics", ["name", "kind", "dir", "range", "ver", "status", "convention"], rows)
-
-
-def _range(r) -> str:
-    lo, hi = r
-    return f"[{'' if lo is None else lo}, {'' if hi is None else hi}]"
 
 
 def main() -> None:
