@@ -44,6 +44,7 @@ class RunConfig(BaseModel):
     seed: int = 0
     protocol: str = "default"
     chunk: int = 8
+    fast: bool = False
     device: str | None = None
 
     @field_validator("datasets", "methods", mode="before")

@@ -113,17 +113,53 @@ class Runner:
         t0 = time.perf_counter()
         self.start()
         units = self.plan()
-        for i, unit in enumerate(units):
-            self.on_progress(f"{unit.dataset}/{unit.clip.name} · {unit.entry.display}")
-            try:
-                self.run_unit(unit)
-                self.store.clear_failure(self.config.name, unit.dataset, unit.clip.name, unit.entry.display)
-            except (VrbenchError, ValueError, OSError, RuntimeError) as e:
-                self._fail(unit.dataset, unit.clip.name, unit.entry.display, "run", e)
+        groups: dict[tuple[str, str], list[Unit]] = {}
+        for unit in units:
+            groups.setdefault((unit.dataset, unit.clip.name), []).append(unit)
+        done = 0
+        for (dataset, clip), group in groups.items():
+            self.on_progress(f"{dataset}/{clip}")
+            self.run_clip(group)
+            done += len(group)
             if progress:
-                progress(i + 1, len(units))
+                progress(done, len(units))
         self.summary.seconds = time.perf_counter() - t0
         return self.summary
+
+    def run_clip(self, group: list[Unit]) -> None:
+        """Restore what is missing for every method of one clip, then score them all in one pass."""
+        pending: list[tuple[Unit, dict[str, Any], dict[str, str]]] = []
+        outputs: dict[str, Video] = {}
+        for unit in group:
+            try:
+                work = self._prepare_unit(unit)
+                if work is not None:
+                    key, cache_keys, output = work
+                    pending.append((unit, key, cache_keys))
+                    outputs[str(len(outputs))] = output
+                else:
+                    self._ok(unit)
+            except (VrbenchError, ValueError, OSError, RuntimeError) as e:
+                self._fail(unit.dataset, unit.clip.name, unit.entry.display, "restore", e)
+        if not pending:
+            return
+        names = sorted({m for _, _, ck in pending for m in ck})
+        try:
+            scores = evaluate_clip(outputs, pending[0][0].clip.gt, {m: self.metrics.ready[m] for m in names},
+                                   self.device, self.config.chunk, self.config.fast)
+        except (VrbenchError, ValueError, OSError, RuntimeError) as e:
+            for unit, _, _ in pending:
+                self._fail(unit.dataset, unit.clip.name, unit.entry.display, "evaluate", e)
+            return
+        for (unit, key, cache_keys), label in zip(pending, outputs, strict=True):
+            rows = [self._row(key, unit, m, value, per_frame, cache_keys[m])
+                    for m, (value, per_frame) in scores.values[label].items() if m in cache_keys]
+            self.store.put_results(rows)
+            self.summary.computed += len(rows)
+            self._ok(unit)
+
+    def _ok(self, unit: Unit) -> None:
+        self.store.clear_failure(self.config.name, unit.dataset, unit.clip.name, unit.entry.display)
 
     def _fail(self, dataset: str, clip: str, method: str, stage: str, error: Exception) -> None:
         text = f"{type(error).__name__}: {error}"
@@ -139,7 +175,8 @@ class Runner:
     def _method_config(self, unit: Unit) -> dict[str, Any]:
         return {"name": unit.entry.name, **unit.method.config()}
 
-    def run_unit(self, unit: Unit) -> None:
+    def _prepare_unit(self, unit: Unit) -> tuple[dict[str, Any], dict[str, str], Video] | None:
+        """Reuse stored values; if some are still missing, return (key, their cache keys, the restored output)."""
         clip = unit.clip
         if clip.lq is None:
             raise InputError("clip has no LQ input", clip=clip.name, dataset=unit.dataset,
@@ -149,16 +186,20 @@ class Runner:
         todo = sorted(set(wanted) - self.store.stored_metrics(**key))
         self.summary.cached += len(wanted) - len(todo)
         if not todo:
-            return
+            return None
         input_hash = content_hash(clip.lq)
         gt_hash = content_hash(clip.gt) if clip.gt is not None else ""
         cache_keys = {m: self._cache_key(key, input_hash, gt_hash, wanted[m]) for m in todo}
         rows = self._reuse(key, unit, cache_keys)
-        missing = [m for m in todo if m not in {r.metric for r in rows}]
-        if missing:
-            output = self._restored(unit, key, input_hash)
-            rows += self._evaluate(unit, key, output, {m: wanted[m] for m in missing}, cache_keys)
-        self.store.put_results(rows)
+        if rows:
+            self.store.put_results(rows)
+        missing = {m: ck for m, ck in cache_keys.items() if m not in {r.metric for r in rows}}
+        if not missing:
+            return None
+        output = self._restored(unit, key, input_hash)
+        if clip.gt is not None:
+            check_pair(output, clip.gt, clip.name, unit.dataset)
+        return key, missing, output
 
     def _cache_key(self, key: dict[str, Any], input_hash: str, gt_hash: str, metric: Any) -> str:
         blob = json.dumps({"input": input_hash, "gt": gt_hash, "method": key["config_hash"], "steps": key["steps"],
@@ -180,19 +221,6 @@ class Runner:
             if hit is not None:
                 rows.append(self._row(key, unit, metric, hit[0], hit[1], ck))
         self.summary.cached += len(rows)
-        return rows
-
-    def _evaluate(self, unit: Unit, key: dict[str, Any], output: Video, metrics: dict[str, Any],
-                  cache_keys: dict[str, str]) -> list[ResultRow]:
-        gt = unit.clip.gt
-        if gt is not None:
-            check_pair(output, gt, unit.clip.name, unit.dataset)
-        per_frame = evaluate_clip(output, gt, metrics, self.device, self.config.chunk)
-        rows = []
-        for metric, values in per_frame.items():
-            value = float(np.mean(values)) if len(values) else float("nan")
-            rows.append(self._row(key, unit, metric, value, values, cache_keys[metric]))
-        self.summary.computed += len(rows)
         return rows
 
     # ---- restoring (with the on-disk output cache) ------------------------------------------------------------

@@ -1,8 +1,12 @@
 """The metric protocol: a `MetricCard` naming the convention, and a batched compute over frames.
 
 Frame-level metrics (`level="frame"`) return one value per frame; the clip value is their mean, and the dataset
-value the unweighted mean over clips (BasicSR / DOVE averaging). Clip-level metrics (`level="clip"`) see the
-whole clip and return one value.
+value the unweighted mean over clips (BasicSR / DOVE averaging). Stream metrics (`level="clip"`: video and
+temporal metrics) are fed the clip chunk by chunk, in order, and return one value per clip (plus optional
+per-frame or per-pair values), so memory stays bounded by the chunk size whatever the clip length.
+
+Full-reference metrics may split their work into a ground-truth side (`reference`, computed once per chunk and
+shared by every method scored on the same clip) and an output side (`compute`).
 """
 
 from __future__ import annotations
@@ -44,20 +48,38 @@ class MetricCard:
 
 
 class Metric:
-    """Base class. Subclasses set `card` and implement `compute` (frame level) or `compute_clip` (clip level)."""
+    """Base class of frame-level metrics: subclasses set `card` and implement `compute`."""
 
     card: MetricCard
+    #: may run under reduced precision in the engine's --fast mode (learned networks; never PSNR/SSIM)
+    tolerates_fast: bool = False
 
     def setup(self, device: Any) -> None:
         """Load weights onto `device`; raise `MetricUnavailable` if something is missing."""
 
-    def compute(self, out: Any, gt: Any | None) -> Any:
-        """Per-frame values for a chunk: float tensors (N, 3, H, W) in [0, 1] -> tensor (N,)."""
-        raise NotImplementedError(f"{type(self).__name__} is clip-level; call compute_clip")
+    def reference(self, gt: Any) -> Any:
+        """Ground-truth-side work for a chunk, shared by every method scored against the same frames."""
+        return None
 
-    def compute_clip(self, out: Any, gt: Any | None) -> float:
-        """One value for a whole clip given as float tensors (T, 3, H, W) in [0, 1]."""
-        raise NotImplementedError(f"{type(self).__name__} is frame-level; call compute")
+    def compute(self, out: Any, gt: Any | None, ref: Any = None) -> Any:
+        """Per-frame values for a chunk: float tensors (N, 3, H, W) in [0, 1] -> tensor (N,)."""
+        raise NotImplementedError(type(self).__name__)
 
     def provenance(self) -> dict[str, Any]:
         return {"version": self.card.version, "convention": self.card.convention}
+
+
+class StreamMetric(Metric):
+    """A video or temporal metric: `start`, then `update` with consecutive chunks, then `finish`."""
+
+    def start(self, num_frames: int) -> Any:
+        """Fresh per-clip state for a clip of `num_frames` frames."""
+        raise NotImplementedError(type(self).__name__)
+
+    def update(self, state: Any, out: Any, gt: Any | None, index: int) -> None:
+        """Feed frames [index, index + len(out)) of the clip (float (n, 3, H, W) in [0, 1])."""
+        raise NotImplementedError(type(self).__name__)
+
+    def finish(self, state: Any) -> tuple[float, Any]:
+        """(clip value, per-frame or per-pair values or None)."""
+        raise NotImplementedError(type(self).__name__)

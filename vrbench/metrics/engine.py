@@ -1,17 +1,24 @@
-"""The metric engine: stream an output clip and its ground truth in chunks, move each chunk to the device once,
-and compute every frame-level metric of the chunk from the same tensors.
+"""The metric engine: stream a clip's ground truth and every method's output in chunks, decode the next chunk in
+a background thread while the device computes, move each chunk to the device once, and compute every metric of
+every method from the same tensors. Ground-truth-side work (SSIM statistics, LPIPS features) is done once per
+chunk and shared by all methods. Memory is bounded by the chunk size, not the clip length.
+
+A chunk that runs out of device memory is split in halves and retried (down to single frames); `--fast` runs the
+learned networks under bf16/fp16 autocast (PSNR/SSIM always stay float64).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from vrbench.errors import InputError, MetricUnavailable
-from vrbench.metrics.base import Metric
+from vrbench.metrics.base import Metric, StreamMetric
 from vrbench.registry import METRICS
 from vrbench.video import Video
 
@@ -22,6 +29,17 @@ def pick_device(name: str | None = None) -> Any:
     if name:
         return torch.device(name)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def deterministic_mode(device: Any) -> None:
+    """Deterministic kernels by default: results must not depend on the run."""
+    import torch
+
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    if getattr(device, "type", "") == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
 
 
 def to_tensor(frames: np.ndarray, device: Any) -> Any:
@@ -64,26 +82,103 @@ def check_pair(output: Video, gt: Video, clip: str, dataset: str | None = None) 
                          expected=f"{gt.width}x{gt.height}", found=f"{output.width}x{output.height}")
 
 
-def _chunk_pairs(output: Video, gt: Video | None, chunk: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-    out_it = output.iter_chunks(chunk)
-    if gt is None:
-        for o in out_it:
-            yield o, None
-        return
-    yield from zip(out_it, gt.iter_chunks(chunk), strict=True)
+def _is_oom(e: BaseException) -> bool:
+    return "out of memory" in str(e).lower() or type(e).__name__ == "OutOfMemoryError"
 
 
-def evaluate_clip(output: Video, gt: Video | None, metrics: dict[str, Metric], device: Any,
-                  chunk: int = 8) -> dict[str, np.ndarray]:
-    """Per-frame values of every frame-level metric on one clip: {metric: float64 array of length T}."""
+def _with_backoff(fn, out, gt, ref, metric: Metric) -> Any:
+    """Run `fn(out, gt, ref)`; on out-of-memory split the chunk in halves and retry (ref recomputed per half)."""
     import torch
 
-    wanted = {n: m for n, m in metrics.items() if gt is not None or not m.card.needs_gt}
-    values: dict[str, list[np.ndarray]] = {n: [] for n in wanted}
+    try:
+        return fn(out, gt, ref)
+    except (RuntimeError, MemoryError) as e:
+        if not _is_oom(e) or len(out) == 1:
+            raise
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    h = len(out) // 2
+    parts = []
+    for sl in (slice(0, h), slice(h, None)):
+        g = None if gt is None else gt[sl]
+        r = metric.reference(g) if g is not None else None
+        parts.append(_with_backoff(fn, out[sl], g, r, metric))
+    return torch.cat(parts)
+
+
+class _Prefetch:
+    """Reads chunk i+1 of every clip in a background thread while chunk i is being scored."""
+
+    def __init__(self, videos: dict[str, Video | None], chunk: int) -> None:
+        self.iters = {k: v.iter_chunks(chunk) for k, v in videos.items() if v is not None}
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vrbench-decode")
+
+    def _next(self) -> dict[str, np.ndarray] | None:
+        got = {k: next(it, None) for k, it in self.iters.items()}
+        return None if any(v is None for v in got.values()) else got
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        future = self.pool.submit(self._next)
+        try:
+            while (item := future.result()) is not None:
+                future = self.pool.submit(self._next)
+                yield item
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class ClipScores:
+    """Per method: {metric: (clip value, per-frame values or None)}."""
+
+    values: dict[str, dict[str, tuple[float, np.ndarray | None]]] = field(default_factory=dict)
+
+
+def _autocast(device: Any, fast: bool):
+    import torch
+
+    if not fast:
+        return contextlib.nullcontext()
+    kind = getattr(device, "type", "cpu")
+    return torch.autocast(kind, dtype=torch.float16 if kind == "cuda" else torch.bfloat16)
+
+
+def evaluate_clip(outputs: dict[str, Video], gt: Video | None, metrics: dict[str, Metric], device: Any,
+                  chunk: int = 8, fast: bool = False) -> ClipScores:
+    """Score every method's output of one clip with every metric in a single pass over the frames.
+
+    `metrics` maps metric names to set-up metrics; FR metrics are skipped when there is no ground truth.
+    """
+    import torch
+
+    usable = {n: m for n, m in metrics.items() if gt is not None or not m.card.needs_gt}
+    frame = {n: m for n, m in usable.items() if not isinstance(m, StreamMetric)}
+    stream = {n: m for n, m in usable.items() if isinstance(m, StreamMetric)}
+    n_frames = gt.num_frames if gt is not None else next(iter(outputs.values())).num_frames
+    per_frame: dict[str, dict[str, list]] = {k: {n: [] for n in frame} for k in outputs}
+    states = {k: {n: m.start(n_frames) for n, m in stream.items()} for k in outputs}
+    index = 0
     with torch.inference_mode():
-        for o, g in _chunk_pairs(output, gt, chunk):
-            ot = to_tensor(o, device)
-            gt_t = to_tensor(g, device) if g is not None else None
-            for name, metric in wanted.items():
-                values[name].append(metric.compute(ot, gt_t).double().cpu().numpy())
-    return {n: np.concatenate(v) if v else np.zeros(0) for n, v in values.items()}
+        for item in _Prefetch({**outputs, "\0gt": gt}, chunk):
+            gt_t = to_tensor(item["\0gt"], device) if gt is not None else None
+            refs = {n: m.reference(gt_t) if gt_t is not None else None for n, m in frame.items()}
+            for label in outputs:
+                out_t = to_tensor(item[label], device)
+                for n, m in frame.items():
+                    with _autocast(device, fast and m.tolerates_fast):
+                        v = _with_backoff(m.compute, out_t, gt_t, refs[n], m)
+                    per_frame[label][n].append(v.double().cpu().numpy())
+                for n, m in stream.items():
+                    with _autocast(device, fast and m.tolerates_fast):
+                        m.update(states[label][n], out_t, gt_t, index)
+            index += len(item["\0gt"]) if gt is not None else len(next(iter(item.values())))
+    scores = ClipScores()
+    for label in outputs:
+        vals: dict[str, tuple[float, np.ndarray | None]] = {}
+        for n, chunks in per_frame[label].items():
+            arr = np.concatenate(chunks) if chunks else np.zeros(0)
+            vals[n] = (float(np.mean(arr)) if len(arr) else float("nan"), arr)
+        for n, m in stream.items():
+            vals[n] = m.finish(states[label][n])
+        scores.values[label] = vals
+    return scores

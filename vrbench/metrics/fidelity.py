@@ -15,6 +15,8 @@ Identical frames have infinite PSNR; it is kept as +inf per frame (and the clip 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -68,19 +70,27 @@ def _filter_valid(x: torch.Tensor, size: int, sigma: float) -> torch.Tensor:
     return (x.transpose(-1, -2) @ _band_matrix(x.shape[-2], size, sigma, dev)).transpose(-1, -2)
 
 
+def ssim_reference(y: torch.Tensor, size: int = 11, sigma: float = 1.5) -> tuple[torch.Tensor, ...]:
+    """Ground-truth-side SSIM statistics (y, mu_y, E_w[y^2]), computed once and shared by every method."""
+    if min(y.shape[-2:]) < size:
+        raise ValueError(f"SSIM needs frames of at least {size}x{size} pixels, got {tuple(y.shape[-2:])}")
+    y = y.double()
+    return y, _filter_valid(y, size, sigma), _filter_valid(y * y, size, sigma)
+
+
 def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 255.0, size: int = 11, sigma: float = 1.5,
-         relu_cs: bool = False) -> torch.Tensor:
+         relu_cs: bool = False, ref: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
     """Per-image SSIM (Wang et al. 2004) averaged over the 'valid' map and over channels; float64 throughout.
 
-    `relu_cs` clamps the contrast-structure term at 0 before the product, as pyiqa's `ssim` does.
+    `relu_cs` clamps the contrast-structure term at 0 before the product, as pyiqa's `ssim` does. `ref` is
+    `ssim_reference(y)` when the caller already has it.
     """
-    if min(x.shape[-2:]) < size:
-        raise ValueError(f"SSIM needs frames of at least {size}x{size} pixels, got {tuple(x.shape[-2:])}")
-    x, y = x.double(), y.double()
+    y, mu_y, e_yy = ref if ref is not None else ssim_reference(y, size, sigma)
+    x = x.double()
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    mu_x, mu_y = _filter_valid(x, size, sigma), _filter_valid(y, size, sigma)
+    mu_x = _filter_valid(x, size, sigma)
     sxx = _filter_valid(x * x, size, sigma) - mu_x**2
-    syy = _filter_valid(y * y, size, sigma) - mu_y**2
+    syy = e_yy - mu_y**2
     sxy = _filter_valid(x * y, size, sigma) - mu_x * mu_y
     cs = (2 * sxy + c2) / (sxx + syy + c2)
     if relu_cs:
@@ -89,16 +99,42 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 255.0, size: int 
     return s.flatten(1).mean(1)
 
 
+def _rgb255(x: torch.Tensor) -> torch.Tensor:
+    return x.double() * 255.0
+
+
+def _rgb1(x: torch.Tensor) -> torch.Tensor:
+    return x.double()
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How one PSNR/SSIM variant maps RGB in [0, 1] to the values it compares, and which formula it applies."""
+
+    space: Callable[[torch.Tensor], torch.Tensor]
+    formula: str  # "psnr" | "ssim"
+    data_range: float
+    relu_cs: bool = False
+
+
 class FidelityMetric(Metric):
-    """A full-reference metric given by a pure function of (output, gt) chunks."""
+    """A PSNR or SSIM variant; the ground-truth side is prepared once per chunk and shared across methods."""
 
-    def __init__(self, card: MetricCard, fn) -> None:
-        self.card, self.fn = card, fn
+    def __init__(self, card: MetricCard, spec: Fidelity) -> None:
+        self.card, self.spec = card, spec
 
-    def compute(self, out: torch.Tensor, gt: torch.Tensor | None) -> torch.Tensor:
+    def reference(self, gt: torch.Tensor) -> object:
+        y = self.spec.space(gt.double())
+        return ssim_reference(y) if self.spec.formula == "ssim" else y
+
+    def compute(self, out: torch.Tensor, gt: torch.Tensor | None, ref: object = None) -> torch.Tensor:
         if gt is None:
             raise ValueError(f"{self.card.name} needs a ground-truth clip")
-        return self.fn(out, gt)
+        ref = self.reference(gt) if ref is None else ref
+        x = self.spec.space(out.double())
+        if self.spec.formula == "psnr":
+            return psnr(x, ref, self.spec.data_range)
+        return ssim(x, None, self.spec.data_range, relu_cs=self.spec.relu_cs, ref=ref)
 
 
 def _fr_card(name: str, summary: str, higher: bool, rng, convention: str, reference: str, unit: str = "") -> MetricCard:
@@ -110,29 +146,29 @@ _FIDELITY = {
     "psnr-rgb": (
         _fr_card("psnr-rgb", "PSNR on RGB", True, (0.0, None), "RGB [0,1], data range 1, no crop",
                  "skimage.metrics.peak_signal_noise_ratio; pyiqa psnr", "dB"),
-        lambda o, g: psnr(o, g, 1.0)),
+        Fidelity(_rgb1, "psnr", 1.0)),
     "psnr-y": (
         _fr_card("psnr-y", "PSNR on BT.601 Y (BasicSR)", True, (0.0, None), "Y = BT.601 +16, unrounded, L=255",
                  "BasicSR calculate_psnr(test_y_channel=True)", "dB"),
-        lambda o, g: psnr(luma_bt601(o), luma_bt601(g), 255.0)),
+        Fidelity(luma_bt601, "psnr", 255.0)),
     "ssim-y": (
         _fr_card("ssim-y", "SSIM on BT.601 Y (BasicSR)", True, (0.0, 1.0), "Y = BT.601 +16, Gaussian 11/1.5, valid",
                  "BasicSR calculate_ssim(test_y_channel=True); skimage SSIM on Y"),
-        lambda o, g: ssim(luma_bt601(o), luma_bt601(g))),
+        Fidelity(luma_bt601, "ssim", 255.0)),
     "ssim-rgb": (
         _fr_card("ssim-rgb", "SSIM on RGB, mean over channels", True, (0.0, 1.0),
                  "RGB [0,255], Gaussian 11/1.5, valid, channel mean", "BasicSR calculate_ssim on RGB"),
-        lambda o, g: ssim(o * 255.0, g * 255.0)),
+        Fidelity(_rgb255, "ssim", 255.0)),
     "ssim-yiq": (
         _fr_card("ssim-yiq", "SSIM on rounded YIQ luma (pyiqa default)", True, (0.0, 1.0),
                  "Y = YIQ luma x255 rounded, Gaussian 11/1.5, valid, cs clamped at 0", "pyiqa ssim"),
-        lambda o, g: ssim(luma_yiq_rounded(o), luma_yiq_rounded(g), relu_cs=True)),
+        Fidelity(luma_yiq_rounded, "ssim", 255.0, relu_cs=True)),
 }
 
 
 def _register() -> None:
-    for _name, (card, fn) in _FIDELITY.items():
-        METRICS.add(card, functools.partial(FidelityMetric, card, fn))
+    for card, spec in _FIDELITY.values():
+        METRICS.add(card, functools.partial(FidelityMetric, card, spec))
 
 
 _register()

@@ -36,6 +36,8 @@ CLIP_RN50 = WeightFile(
 class PyiqaMetric(Metric):
     """A pyiqa metric built lazily on first use, after its weight files have been found."""
 
+    tolerates_fast = True
+
     def __init__(self, card: MetricCard, pyiqa_name: str, options: dict[str, Any]) -> None:
         self.card, self.pyiqa_name, self.options = card, pyiqa_name, options
         self.model = None
@@ -53,12 +55,39 @@ class PyiqaMetric(Metric):
         except Exception as e:  # noqa: BLE001 - pyiqa raises many types (network, hub, file); all mean "cannot run"
             raise MetricUnavailable(self.card.name, f"pyiqa could not build it: {type(e).__name__}: {e}") from e
 
-    def compute(self, out, gt):
+    def compute(self, out, gt, ref=None):
         import torch
 
         args = (out,) if not self.card.needs_gt else (out, gt)
         with torch.inference_mode():
             return self.model(*args).reshape(-1).double()
+
+
+class LpipsMetric(PyiqaMetric):
+    """LPIPS through pyiqa's network, with the ground-truth features computed once per chunk and reused for
+    every method (same operations as pyiqa's `LPIPS.forward`: [-1, 1] scaling, ScalingLayer, unit-normalised
+    features, squared difference, 1x1 linear layers, spatial mean, sum over layers)."""
+
+    def _features(self, x):
+        net = self.model.net
+        return [f / (f.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+                for f in net.net.forward(net.scaling_layer(2 * x - 1))]
+
+    def reference(self, gt):
+        import torch
+
+        with torch.inference_mode():
+            return self._features(gt)
+
+    def compute(self, out, gt, ref=None):
+        import torch
+
+        net = self.model.net
+        with torch.inference_mode():
+            ref = self._features(gt) if ref is None else ref
+            feats = self._features(out)
+            val = sum(net.lins[k]((feats[k] - ref[k]) ** 2).mean((2, 3), keepdim=True) for k in range(net.L))
+            return val.reshape(-1).double()
 
     def provenance(self) -> dict[str, Any]:
         from importlib.metadata import version
@@ -94,7 +123,8 @@ LEARNED = [
 
 def _register() -> None:
     for card, pyiqa_name, options in LEARNED:
-        METRICS.add(card, functools.partial(PyiqaMetric, card, pyiqa_name, options))
+        cls = LpipsMetric if pyiqa_name.startswith("lpips") else PyiqaMetric
+        METRICS.add(card, functools.partial(cls, card, pyiqa_name, options))
 
 
 _register()
