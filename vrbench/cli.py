@@ -12,12 +12,13 @@ from vrbench.clikit import console
 from vrbench.data.cli import datasets_app
 from vrbench.errors import VrbenchError
 from vrbench.methods.cli import methods_app
-from vrbench.metrics.cli import metrics_app
+from vrbench.metrics.cli import metrics_app, weights_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark generative video restoration.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(methods_app, name="methods")
 app.add_typer(metrics_app, name="metrics")
+app.add_typer(weights_app, name="weights")
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="results database [default: .vrbench/results.sqlite]")]
 

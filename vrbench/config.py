@@ -40,7 +40,7 @@ class RunConfig(BaseModel):
     description: str = ""
     datasets: list[DatasetEntry]
     methods: list[MethodEntry]
-    metrics: list[str]
+    metrics: list[str] = Field(default_factory=list)  # empty: the protocol's metric set
     seed: int = 0
     protocol: str = "default"
     chunk: int = 8

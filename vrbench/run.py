@@ -25,8 +25,9 @@ from vrbench.config import MethodEntry, RunConfig
 from vrbench.data.base import Clip
 from vrbench.errors import InputError, VrbenchError
 from vrbench.methods.base import config_hash
-from vrbench.metrics.engine import build_metrics, check_pair, evaluate_clip, pick_device
+from vrbench.metrics.engine import build_metrics, check_pair, deterministic_mode, evaluate_clip, pick_device
 from vrbench.paths import work_dir
+from vrbench.protocols import load_protocol
 from vrbench.registry import DATASETS, METHODS
 from vrbench.store import NO_STEPS, ResultRow, Store
 from vrbench.video import Video, list_frame_files, open_video, write_frames
@@ -80,10 +81,14 @@ class Runner:
 
     # ---- planning ---------------------------------------------------------------------------------------------
     def start(self) -> None:
+        deterministic_mode(self.device)
+        self.protocol = load_protocol(self.config.protocol)
+        self.metrics = build_metrics(self.config.metrics or list(self.protocol.metrics), self.device)
         prov = provenance.collect(self.device, {"benchmark": self.config.seed})
+        prov["metrics"] = {n: m.provenance() for n, m in self.metrics.ready.items()}
+        prov["protocol"] = self.protocol.to_dict()
         self.prov_id = provenance.provenance_id(prov)
         self.store.start_run(self.config.name, self.config.model_dump(), prov, self.prov_id)
-        self.metrics = build_metrics(self.config.metrics, self.device)
         for name, err in self.metrics.unavailable.items():
             self.summary.unavailable[name] = err.reason
             self.store.record_unavailable(self.config.name, name, err.reason, err.files)
@@ -146,7 +151,7 @@ class Runner:
         names = sorted({m for _, _, ck in pending for m in ck})
         try:
             scores = evaluate_clip(outputs, pending[0][0].clip.gt, {m: self.metrics.ready[m] for m in names},
-                                   self.device, self.config.chunk, self.config.fast)
+                                   self.device, self.config.chunk, self.config.fast, self.protocol.crop_border)
         except (VrbenchError, ValueError, OSError, RuntimeError) as e:
             for unit, _, _ in pending:
                 self._fail(unit.dataset, unit.clip.name, unit.entry.display, "evaluate", e)
@@ -173,7 +178,10 @@ class Runner:
                 "steps": NO_STEPS if unit.steps is None else unit.steps, "seed": self.config.seed}
 
     def _method_config(self, unit: Unit) -> dict[str, Any]:
-        return {"name": unit.entry.name, **unit.method.config()}
+        config = {"name": unit.entry.name, **unit.method.config()}
+        if self.protocol.colour_fix != "none":
+            config["colour_fix"] = self.protocol.colour_fix
+        return config
 
     def _prepare_unit(self, unit: Unit) -> tuple[dict[str, Any], dict[str, str], Video] | None:
         """Reuse stored values; if some are still missing, return (key, their cache keys, the restored output)."""
@@ -204,7 +212,8 @@ class Runner:
     def _cache_key(self, key: dict[str, Any], input_hash: str, gt_hash: str, metric: Any) -> str:
         blob = json.dumps({"input": input_hash, "gt": gt_hash, "method": key["config_hash"], "steps": key["steps"],
                            "seed": key["seed"], "metric": metric.card.name, "version": metric.card.version,
-                           "protocol": self.config.protocol}, sort_keys=True)
+                           "weights": metric.provenance().get("weights_sha256", {}),
+                           "protocol": self.config.protocol}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _row(self, key: dict[str, Any], unit: Unit, metric: str, value: float, per_frame: np.ndarray | None,
@@ -242,6 +251,11 @@ class Runner:
         output = unit.method.restore(lq, scale=scale, steps=unit.steps, seed=self.config.seed)
         seconds = time.perf_counter() - t0
         self._check_output(unit, output, scale)
+        if self.protocol.colour_fix != "none":
+            from vrbench.colorfix import colour_fix
+
+            output = Video.from_array(colour_fix(output.read(), lq.read(), self.protocol.colour_fix), lq.fps,
+                                      unit.clip.name)
         tmp = folder.with_name(folder.name + f".tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         write_frames(output.iter_chunks(), tmp / "frames")

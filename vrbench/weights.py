@@ -66,6 +66,44 @@ class WeightFile:
         return digest
 
 
+def allow_unverified() -> bool:
+    """`VRBENCH_ALLOW_UNVERIFIED_WEIGHTS=1` accepts files whose checksum differs (your own retrained weights, or
+    random stand-ins in tests); the digest actually used is still recorded with every result."""
+    return os.environ.get("VRBENCH_ALLOW_UNVERIFIED_WEIGHTS", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def digest(weight: WeightFile) -> str:
+    """sha256 of the cached file, memoised by (size, mtime) in a small JSON beside the cache, verified against the
+    published checksum unless unverified weights are allowed."""
+    import json
+
+    memo_file = torch_hub_dir() / "vrbench-sha256.json"
+    st = weight.path.stat()
+    stamp = f"{st.st_size}:{st.st_mtime_ns}"
+    try:
+        memo = json.loads(memo_file.read_text()) if memo_file.is_file() else {}
+    except (OSError, ValueError):
+        memo = {}
+    entry = memo.get(str(weight.path))
+    if entry and entry.get("stamp") == stamp:
+        value = entry["sha256"]
+    else:
+        value = sha256_file(weight.path)
+        memo[str(weight.path)] = {"stamp": stamp, "sha256": value}
+        tmp = memo_file.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            tmp.write_text(json.dumps(memo, indent=1))
+            os.replace(tmp, memo_file)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+    want = weight.sha256 or weight.sha256_prefix
+    if want and not value.startswith(want) and not allow_unverified():
+        raise InputError("weights file has the wrong checksum", file=weight.path, expected=f"sha256 {want}…",
+                         found=f"sha256 {value[:16]}…",
+                         hint=f"Replace it with {weight.url}, or set VRBENCH_ALLOW_UNVERIFIED_WEIGHTS=1 to use it")
+    return value
+
+
 def sha256_file(file: Path, block: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(file, "rb") as f:

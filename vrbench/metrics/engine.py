@@ -143,11 +143,16 @@ def _autocast(device: Any, fast: bool):
     return torch.autocast(kind, dtype=torch.float16 if kind == "cuda" else torch.bfloat16)
 
 
+def _crop(x: Any, border: int) -> Any:
+    return x if border <= 0 or x is None else x[..., border:-border, border:-border]
+
+
 def evaluate_clip(outputs: dict[str, Video], gt: Video | None, metrics: dict[str, Metric], device: Any,
-                  chunk: int = 8, fast: bool = False) -> ClipScores:
+                  chunk: int = 8, fast: bool = False, crop_border: int = 0) -> ClipScores:
     """Score every method's output of one clip with every metric in a single pass over the frames.
 
     `metrics` maps metric names to set-up metrics; FR metrics are skipped when there is no ground truth.
+    `crop_border` pixels are removed from each side before full-reference frame metrics (BasicSR convention).
     """
     import torch
 
@@ -161,12 +166,13 @@ def evaluate_clip(outputs: dict[str, Video], gt: Video | None, metrics: dict[str
     with torch.inference_mode():
         for item in _Prefetch({**outputs, "\0gt": gt}, chunk):
             gt_t = to_tensor(item["\0gt"], device) if gt is not None else None
-            refs = {n: m.reference(gt_t) if gt_t is not None else None for n, m in frame.items()}
+            cut = {n: crop_border if m.card.kind == "FR" else 0 for n, m in frame.items()}
+            refs = {n: m.reference(_crop(gt_t, cut[n])) if gt_t is not None else None for n, m in frame.items()}
             for label in outputs:
                 out_t = to_tensor(item[label], device)
                 for n, m in frame.items():
                     with _autocast(device, fast and m.tolerates_fast):
-                        v = _with_backoff(m.compute, out_t, gt_t, refs[n], m)
+                        v = _with_backoff(m.compute, _crop(out_t, cut[n]), _crop(gt_t, cut[n]), refs[n], m)
                     per_frame[label][n].append(v.double().cpu().numpy())
                 for n, m in stream.items():
                     with _autocast(device, fast and m.tolerates_fast):

@@ -10,10 +10,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from vrbench.errors import MetricUnavailable
+from vrbench.errors import InputError, MetricUnavailable
 from vrbench.metrics.base import Metric, MetricCard
 from vrbench.registry import METRICS
-from vrbench.weights import WeightFile
+from vrbench.weights import WeightFile, digest
 
 PYIQA_HF = "https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/"
 TV = "https://download.pytorch.org/models/"
@@ -46,6 +46,10 @@ class PyiqaMetric(Metric):
         missing = [w for w in self.card.weights if not w.present()]
         if missing:
             raise MetricUnavailable(self.card.name, "weights missing", tuple(w.missing_message() for w in missing))
+        try:
+            self.digests = {w.name: digest(w) for w in self.card.weights}
+        except InputError as e:
+            raise MetricUnavailable(self.card.name, "weights have the wrong checksum", (str(e),)) from e
         try:
             import pyiqa
         except ImportError as e:
@@ -93,7 +97,7 @@ class LpipsMetric(PyiqaMetric):
         from importlib.metadata import version
 
         return {**super().provenance(), "pyiqa": version("pyiqa"), "pyiqa_name": self.pyiqa_name,
-                "options": self.options}
+                "options": self.options, "weights_sha256": getattr(self, "digests", {})}
 
 
 def _card(name, summary, kind, higher, rng, pyiqa_name, weights, convention="", unit="") -> MetricCard:
