@@ -12,13 +12,16 @@ from vrbench.clikit import console
 from vrbench.data.cli import datasets_app
 from vrbench.errors import VrbenchError
 from vrbench.methods.cli import methods_app
-from vrbench.metrics.cli import metrics_app, weights_app
+from vrbench.metrics.cli import bench_metrics_command, metrics_app, weights_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark generative video restoration.")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(methods_app, name="methods")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(weights_app, name="weights")
+bench_app = typer.Typer(no_args_is_help=True, help="Speed benchmarks measured side by side in one run.")
+bench_app.command("metrics")(bench_metrics_command)
+app.add_typer(bench_app, name="bench")
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="results database [default: .vrbench/results.sqlite]")]
 
@@ -136,7 +139,9 @@ def main() -> None:
     try:
         app()
     except VrbenchError as e:
-        console.print(f"[red]error:[/] {e}")
+        from rich.markup import escape
+
+        console.print(f"[red]error:[/] {escape(str(e))}")
         sys.exit(2)
 
 

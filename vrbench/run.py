@@ -24,7 +24,8 @@ from vrbench import provenance
 from vrbench.config import MethodEntry, RunConfig
 from vrbench.data.base import Clip
 from vrbench.errors import InputError, VrbenchError
-from vrbench.methods.base import config_hash
+from vrbench.methods.base import cache_policy, config_hash
+from vrbench.methods.profiling import Cost, measure, record_output
 from vrbench.metrics.engine import build_metrics, check_pair, deterministic_mode, evaluate_clip, pick_device
 from vrbench.paths import work_dir
 from vrbench.protocols import load_protocol
@@ -103,10 +104,14 @@ class Runner:
         units = []
         for ds in self.config.datasets:
             try:
-                clips = DATASETS.create(ds.name, root=ds.root).clips()
+                dataset = DATASETS.create(ds.name, root=ds.root)
+                clips = dataset.clips()
             except VrbenchError as e:
                 self._fail(ds.name, "*", "*", "load", e)
                 continue
+            for problem in getattr(dataset, "problems", []):  # clips the loader left out, one error each
+                if ds.clips is None or problem.clip in ds.clips:
+                    self._fail(ds.name, problem.clip, "*", "load", problem.error)
             clips = [c for c in clips if ds.clips is None or c.name in ds.clips]
             for clip in clips:
                 for entry, method in methods:
@@ -198,7 +203,7 @@ class Runner:
         input_hash = content_hash(clip.lq)
         gt_hash = content_hash(clip.gt) if clip.gt is not None else ""
         cache_keys = {m: self._cache_key(key, input_hash, gt_hash, wanted[m]) for m in todo}
-        rows = self._reuse(key, unit, cache_keys)
+        rows = [] if cache_policy(unit.method.card) == "fresh" else self._reuse(key, unit, cache_keys)
         if rows:
             self.store.put_results(rows)
         missing = {m: ck for m, ck in cache_keys.items() if m not in {r.metric for r in rows}}
@@ -238,32 +243,49 @@ class Runner:
         return (self.outputs / unit.entry.name / key["config_hash"] / f"steps-{steps}" / f"seed-{key['seed']}"
                 / input_hash[:16])
 
+    def _restore_call(self, unit: Unit, lq: Video, scale: int) -> tuple[Video, Cost]:
+        extra = {"gt": unit.clip.gt} if getattr(unit.method.card, "needs_gt", False) else {}
+        with measure(unit.method, device=str(self.device)) as cost:
+            output = unit.method.restore(lq, scale=scale, steps=unit.steps, seed=self.config.seed, **extra)
+        return output, record_output(cost, output)
+
+    def _colour_fixed(self, output: Video, lq: Video, unit: Unit) -> Video:
+        if self.protocol.colour_fix == "none":
+            return output
+        from vrbench.colorfix import colour_fix
+
+        return Video.from_array(colour_fix(output.read(), lq.read(), self.protocol.colour_fix), lq.fps,
+                                unit.clip.name)
+
     def _restored(self, unit: Unit, key: dict[str, Any], input_hash: str) -> Video:
         lq, scale = unit.clip.lq, self._scale(unit)
-        if unit.method.card.kind == "precomputed":
-            output = unit.method.restore(lq, scale=scale, steps=unit.steps, seed=self.config.seed)
+        policy = cache_policy(unit.method.card)
+        if policy == "none":  # precomputed outputs and sanity methods: nothing to cache
+            output, _ = self._restore_call(unit, lq, scale)
             self._check_output(unit, output, scale)
-            return output
+            return self._colour_fixed(output, lq, unit)
         folder = self._output_dir(unit, key, input_hash)
-        if (folder / "done.json").is_file():
+        if policy == "fresh":  # stochastic and unseeded: a new draw every time, never reused silently
+            folder = folder.with_name(f"{folder.name}-draw-{time.time_ns()}")
+        elif (folder / "done.json").is_file():
             return open_video(folder / "frames", name=unit.clip.name, fps=lq.fps)
-        t0 = time.perf_counter()
-        output = unit.method.restore(lq, scale=scale, steps=unit.steps, seed=self.config.seed)
-        seconds = time.perf_counter() - t0
+        output, cost = self._restore_call(unit, lq, scale)
         self._check_output(unit, output, scale)
-        if self.protocol.colour_fix != "none":
-            from vrbench.colorfix import colour_fix
-
-            output = Video.from_array(colour_fix(output.read(), lq.read(), self.protocol.colour_fix), lq.fps,
-                                      unit.clip.name)
+        warnings = [c for c in output.conversions if c.startswith("warning")]
+        output = self._colour_fixed(output, lq, unit)
         tmp = folder.with_name(folder.name + f".tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         write_frames(output.iter_chunks(), tmp / "frames")
-        (tmp / "done.json").write_text(json.dumps({"config": self._method_config(unit), "seconds": seconds}))
+        (tmp / "done.json").write_text(json.dumps({"config": self._method_config(unit), "cost": cost.to_dict(),
+                                                   "warnings": warnings}, default=str))
         folder.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(tmp, folder)
-        self._record_cost(unit, key, output, seconds, folder)
+        release = getattr(unit.method, "release", None)
+        if callable(release):
+            release(output)  # command adapters drop their run folder once the frames are cached
+        self.store.put_method_run(key, **cost.store_fields(), config=self._method_config(unit), output=str(folder),
+                                  cost=json.dumps(cost.to_dict(), default=str), warnings=json.dumps(warnings))
         return open_video(folder / "frames", name=unit.clip.name, fps=lq.fps)
 
     def _scale(self, unit: Unit) -> int:
@@ -282,14 +304,6 @@ class Runner:
             raise InputError("wrong output size", clip=name, dataset=unit.dataset, file=where,
                              expected=f"{want_size[1]}x{want_size[0]} (x{scale} of the LQ)",
                              found=f"{output.width}x{output.height}")
-
-    def _record_cost(self, unit: Unit, key: dict[str, Any], output: Video, seconds: float, folder: Path) -> None:
-        import resource
-
-        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-        self.store.put_method_run(key, seconds=seconds, frames=output.num_frames, out_height=output.height,
-                                  out_width=output.width, peak_rss_mb=rss_mb, peak_gpu_mb=None,
-                                  device=str(self.device), config=self._method_config(unit), output=str(folder))
 
 
 def run_benchmark(config: RunConfig, store_path: Path | None = None, outputs: Path | None = None,

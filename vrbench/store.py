@@ -32,7 +32,7 @@ CREATE INDEX IF NOT EXISTS results_cache_key ON results (cache_key);
 CREATE TABLE IF NOT EXISTS method_runs (
     run TEXT, dataset TEXT, clip TEXT, method TEXT, config_hash TEXT, steps INTEGER, seed INTEGER,
     seconds REAL, frames INTEGER, out_height INTEGER, out_width INTEGER, peak_rss_mb REAL, peak_gpu_mb REAL,
-    device TEXT, config TEXT, output TEXT, created REAL,
+    device TEXT, config TEXT, output TEXT, created REAL, cost TEXT, warnings TEXT,
     PRIMARY KEY (run, dataset, clip, method, config_hash, steps, seed));
 CREATE TABLE IF NOT EXISTS unavailable (run TEXT, metric TEXT, reason TEXT, files TEXT, PRIMARY KEY (run, metric));
 CREATE TABLE IF NOT EXISTS failures (
@@ -72,6 +72,14 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add columns that newer versions write to tables made by older ones."""
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(method_runs)")}
+        for column in ("cost", "warnings"):
+            if column not in have:
+                self.db.execute(f"ALTER TABLE method_runs ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -146,7 +154,7 @@ class Store:
 
     def put_method_run(self, key: dict[str, Any], **fields: Any) -> None:
         cols = [*KEY, "seconds", "frames", "out_height", "out_width", "peak_rss_mb", "peak_gpu_mb", "device",
-                "config", "output", "created"]
+                "config", "output", "created", "cost", "warnings"]
         values = {**key, **fields, "created": time.time()}
         values["config"] = json.dumps(values.get("config", {}), sort_keys=True)
         self._tx([(f"INSERT OR REPLACE INTO method_runs ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",

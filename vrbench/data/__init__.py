@@ -1,5 +1,5 @@
 """Dataset loaders: the `Clip` and `Dataset` types, dataset cards, and the built-in loaders."""
 
-from vrbench.data.base import Clip, Dataset, DatasetCard
+from vrbench.data.base import Clip, ClipProblem, Dataset, DatasetCard
 
-__all__ = ["Clip", "Dataset", "DatasetCard"]
+__all__ = ["Clip", "ClipProblem", "Dataset", "DatasetCard"]

@@ -89,3 +89,24 @@ def weights_import(file: Annotated[str, typer.Argument(help="a weights file you 
 
     target = import_file(Path(file), [w for w, _ in known_weights().values()])
     console.print(f"imported {file} -> {target}")
+
+
+def bench_metrics_command(
+    metrics: Annotated[str, typer.Option(help="comma-separated metric names [default: every available one]")] = "",
+    frames: Annotated[int, typer.Option(help="number of real frames (256x256) to score")] = 16,
+    chunk: Annotated[int, typer.Option(help="engine chunk size")] = 8,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... [default: cuda if present]")] = None,
+    random_weights: Annotated[bool, typer.Option(help="plant random stand-in weights for the learned metrics")] = False,
+) -> None:
+    """Engine vs a per-frame pyiqa loop on the same frames: frames/s, ratio, largest difference, overhead."""
+    from vrbench.clikit import console
+    from vrbench.metrics.bench import run_bench
+
+    names = [m.strip() for m in metrics.split(",") if m.strip()] or None
+    r = run_bench(names, frames, chunk, device, random_weights)
+    rows = [[n, f"{r.max_rel_diff[n]:.2e}", f"{r.fast_max_rel_dev[n]:.2e}"] for n in r.metrics]
+    cards_table(f"{r.frames} output frames (3 methods) {r.size[1]}x{r.size[0]} on {r.device}",
+                ["metric", "max rel. diff engine vs loop", "max rel. dev. --fast vs fp32"], rows)
+    console.print(f"engine {r.engine_fps:.1f} frames/s | per-frame pyiqa loop {r.loop_fps:.1f} frames/s | "
+                  f"ratio {r.ratio:.2f}x")
+    console.print(f"pure compute on device tensors {r.pure_fps:.1f} frames/s | engine overhead {100 * r.overhead:.0f}%")

@@ -100,6 +100,40 @@ class LpipsMetric(PyiqaMetric):
                 "options": self.options, "weights_sha256": getattr(self, "digests", {})}
 
 
+class DistsMetric(PyiqaMetric):
+    """DISTS through pyiqa's network with the ground-truth VGG features and their statistics computed once per
+    chunk and reused for every method (same operations as pyiqa's `DISTS.forward`)."""
+
+    def reference(self, gt):
+        import torch
+
+        with torch.inference_mode():
+            feats = self.model.net.forward_once(gt)
+            means = [f.mean([2, 3], keepdim=True) for f in feats]
+            return feats, means, [((f - m) ** 2).mean([2, 3], keepdim=True) for f, m in zip(feats, means, strict=True)]
+
+    def compute(self, out, gt, ref=None):
+        import torch
+
+        net = self.model.net
+        with torch.inference_mode():
+            y_feats, y_means, y_vars = self.reference(gt) if ref is None else ref
+            x_feats = net.forward_once(out)
+            w_sum = net.alpha.sum() + net.beta.sum()
+            alpha = torch.split(net.alpha / w_sum, net.chns, dim=1)
+            beta = torch.split(net.beta / w_sum, net.chns, dim=1)
+            d1 = d2 = 0
+            c1 = c2 = 1e-6
+            for k in range(len(net.chns)):
+                x, xm = x_feats[k], x_feats[k].mean([2, 3], keepdim=True)
+                ym, yv = y_means[k], y_vars[k]
+                d1 = d1 + (alpha[k] * (2 * xm * ym + c1) / (xm**2 + ym**2 + c1)).sum(1, keepdim=True)
+                xv = ((x - xm) ** 2).mean([2, 3], keepdim=True)
+                cov = (x * y_feats[k]).mean([2, 3], keepdim=True) - xm * ym
+                d2 = d2 + (beta[k] * (2 * cov + c2) / (xv + yv + c2)).sum(1, keepdim=True)
+            return (1 - (d1 + d2)).reshape(-1).double()
+
+
 def _card(name, summary, kind, higher, rng, pyiqa_name, weights, convention="", unit="") -> MetricCard:
     return MetricCard(name=name, summary=summary, kind=kind, higher_is_better=higher, range=rng, version="1",
                       convention=convention or f"pyiqa '{pyiqa_name}' defaults", reference=f"pyiqa {pyiqa_name}",
@@ -127,7 +161,7 @@ LEARNED = [
 
 def _register() -> None:
     for card, pyiqa_name, options in LEARNED:
-        cls = LpipsMetric if pyiqa_name.startswith("lpips") else PyiqaMetric
+        cls = {"lpips": LpipsMetric, "lpips-vgg": LpipsMetric, "dists": DistsMetric}.get(pyiqa_name, PyiqaMetric)
         METRICS.add(card, functools.partial(cls, card, pyiqa_name, options))
 
 

@@ -1,0 +1,184 @@
+"""`prepare --from` round trips archives made here, refuses unsafe entries, synthesises LQ, and `verify` checks it."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import stat
+import tarfile
+import zipfile
+
+import numpy as np
+import pytest
+from dataset_replicas import build, spmcs_names
+
+from vrbench.data.archive import safe_unpack
+from vrbench.data.integrity import dataset_status, verify_dataset
+from vrbench.data.prepare import prepare_dataset
+from vrbench.errors import InputError
+from vrbench.registry import DATASETS
+from vrbench.video import open_video
+from vrbench.weights import sha256_file
+
+
+def _zip_folder(folder, archive, prefix=""):
+    with zipfile.ZipFile(archive, "w") as zf:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                zf.write(p, prefix + p.relative_to(folder).as_posix())
+    return archive
+
+
+def test_prepare_from_a_zip_round_trips_to_the_canonical_layout(tmp_path, bbb_frames):
+    src = tmp_path / "src" / "SPMCS"
+    truth = build("spmc", src, bbb_frames, ["calendar", "city"])
+    archive = _zip_folder(tmp_path / "src", tmp_path / "SPMCS-original.zip")
+    dest = tmp_path / "data" / "spmcs"
+    manifest = prepare_dataset(DATASETS.card("spmcs"), [archive], dest=dest, log=lambda _m: None)
+    assert manifest["layout"] == "spmc" and manifest["lq_source"] == "released" and manifest["lq_variant"] == "BIx4"
+    assert manifest["sources"][0]["sha256"] == sha256_file(archive)
+    assert manifest["clips"]["calendar"]["gt"]["frame_names"] == spmcs_names(3)
+    assert manifest["clips"]["calendar"]["lq"]["origin"] == "released:BIx4"
+    assert sorted(p.name for p in (dest / "GT" / "city").iterdir()) == ["00000000.png", "00000001.png", "00000002.png"]
+    # PNG bytes are copied unchanged, and every file is in the sha256 list
+    original = src / "city" / "input4" / "Frame 002.png"
+    assert (dest / "LQ" / "city" / "00000001.png").read_bytes() == original.read_bytes()
+    assert set(manifest["files"]) == {p.relative_to(dest).as_posix() for p in dest.rglob("*.png")}
+    clips = DATASETS.create("spmcs", root=dest).clips()
+    np.testing.assert_array_equal(clips[0].gt.read(), truth["calendar"])
+    assert clips[0].meta["layout"] == "canonical" and clips[0].meta["gt"]["source"].endswith("calendar/truth")
+    assert not list(dest.parent.glob(".*"))  # staging and temporary folders are gone
+    with pytest.raises(InputError, match="dataset folder already exists.*--force"):
+        prepare_dataset(DATASETS.card("spmcs"), [archive], dest=dest, log=lambda _m: None)
+    # verify: clean, then a changed and a missing file
+    assert verify_dataset(DATASETS.card("spmcs"), dest).ok
+    (dest / "GT" / "city" / "00000000.png").write_bytes(b"x")
+    (dest / "LQ" / "calendar" / "00000002.png").unlink()
+    result = verify_dataset(DATASETS.card("spmcs"), dest)
+    assert result.changed == ["GT/city/00000000.png"] and result.missing == ["LQ/calendar/00000002.png"]
+
+
+def test_prepare_merges_a_zip_and_a_tarball_of_one_set(tmp_path, bbb_frames):
+    build("reds", tmp_path / "src", bbb_frames, ["000", "001"])
+    gt_zip = _zip_folder(tmp_path / "src" / "val" / "val_sharp", tmp_path / "val_sharp.zip", "val/val_sharp/")
+    tarball = tmp_path / "val_sharp_bicubic.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tf:
+        tf.add(tmp_path / "src" / "val" / "val_sharp_bicubic", "val/val_sharp_bicubic")
+    manifest = prepare_dataset(DATASETS.card("reds30"), [gt_zip, tarball], dest=tmp_path / "reds30",
+                               lq_source="released", log=lambda _m: None)
+    assert sorted(manifest["clips"]) == ["000", "001"] and manifest["layout"] == "reds"
+    assert [s["name"] for s in manifest["sources"]] == ["val_sharp.zip", "val_sharp_bicubic.tar.gz"]
+    assert open_video(tmp_path / "reds30" / "LQ" / "001").size == (8, 12)
+
+
+def test_gt_only_sets_get_seeded_lq_with_per_clip_manifests(tmp_path, bbb_frames):
+    from vrbench.degrade import replay_manifest
+    from vrbench.degrade.manifest import frames_sha256
+
+    build("flat", tmp_path / "src" / "YouHQ40", bbb_frames, ["clip-a", "clip-b"], lq=False)
+    dest = tmp_path / "youhq40"
+    card = DATASETS.card("youhq40")
+    manifest = prepare_dataset(card, [tmp_path / "src"], dest=dest, lq_source="degrade:bicubic-x4:3",
+                               log=lambda _m: None)
+    assert manifest["lq_source"] == "degrade:bicubic-x4:3" and manifest["problems"] == []
+    degradation = manifest["clips"]["clip-b"]["degradation"]
+    assert degradation["preset"]["name"] == "bicubic-x4" and degradation["seed"] == 3
+    assert degradation["clip_id"] == "clip-b"
+    clip = {c.name: c for c in DATASETS.create("youhq40", root=dest).clips()}["clip-b"]
+    gt = clip.gt.read()
+    assert frames_sha256(gt) == degradation["gt"]["sha256"]  # the GT on disk is what was degraded
+    np.testing.assert_array_equal(replay_manifest(gt, degradation, device="cpu"), clip.lq.read())
+    assert clip.meta["degradation"]["lq"]["sha256"] == degradation["lq"]["sha256"]
+
+
+def test_card_default_realbasicvsr_lq_on_a_clip_whose_size_is_not_a_multiple_of_4(tmp_path, bbb_frames):
+    from dataset_replicas import clip_frames, write_pngs
+
+    write_pngs(tmp_path / "src" / "GT" / "odd", clip_frames(bbb_frames, 3, hw=(34, 50)))
+    manifest = prepare_dataset(DATASETS.card("reds4"), [tmp_path / "src"], dest=tmp_path / "reds4",
+                               log=lambda _m: None)
+    entry = manifest["clips"]["odd"]
+    assert entry["degradation"]["preset"]["name"] == "realbasicvsr-x4"
+    assert "GT cropped to 48x32" in entry["notes"][0]
+    (clip,) = DATASETS.create("reds4", root=tmp_path / "reds4").clips()
+    assert clip.gt.size == (32, 48) and clip.lq.size == (8, 12)
+    assert any("GT cropped to 48x32" in n for n in clip.meta["notes"])
+
+
+def _zip_with(entries):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data, mode in entries:
+            info = zipfile.ZipInfo(name)
+            if mode:
+                info.external_attr = mode << 16
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("entries", "message"), [
+    ([("SPMCS/ok.png", b"1", 0), ("../evil.png", b"2", 0)], "escapes the extraction folder.*../evil.png"),
+    ([("/abs/evil.png", b"2", 0)], "absolute path.*/abs/evil.png"),
+    ([("C:/evil.png", b"2", 0)], "absolute path.*C:/evil.png"),
+    ([("SPMCS/link", b"../../outside", stat.S_IFLNK | 0o777)], "symbolic link points outside.*SPMCS/link"),
+], ids=["dotdot", "absolute", "drive", "symlink"])
+def test_unsafe_zip_entries_refuse_the_whole_archive(tmp_path, entries, message):
+    archive = tmp_path / "bad.zip"
+    archive.write_bytes(_zip_with(entries))
+    with pytest.raises(InputError, match=message):
+        safe_unpack(archive, tmp_path / "out")
+    assert not (tmp_path / "evil.png").exists() and not list((tmp_path / "out").rglob("*"))
+
+
+def _tar_with(path, members):
+    with tarfile.open(path, "w") as tf:
+        for name, kind, target in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                info.size = 1
+                tf.addfile(info, io.BytesIO(b"1"))
+            else:
+                info.type, info.linkname = (tarfile.SYMTYPE if kind == "sym" else tarfile.LNKTYPE), target
+                tf.addfile(info)
+
+
+def test_tar_links_out_of_the_tree_are_refused_and_links_inside_are_skipped(tmp_path):
+    _tar_with(tmp_path / "sym.tar", [("set/a.png", "file", ""), ("set/b.png", "sym", "../../../etc/passwd")])
+    with pytest.raises(InputError, match="symbolic link points outside.*set/b.png -> ../../../etc/passwd"):
+        safe_unpack(tmp_path / "sym.tar", tmp_path / "o1")
+    _tar_with(tmp_path / "hard.tar", [("set/a.png", "file", ""), ("set/h.png", "hard", "../outside.png")])
+    with pytest.raises(InputError, match="hard link points outside"):
+        safe_unpack(tmp_path / "hard.tar", tmp_path / "o2")
+    _tar_with(tmp_path / "ok.tar", [("set/a.png", "file", ""), ("set/c.png", "sym", "a.png"),
+                                    ("set/__MACOSX/x", "file", "")])
+    unpacked = safe_unpack(tmp_path / "ok.tar", tmp_path / "o3")
+    assert unpacked.files == ["set/a.png"] and unpacked.skipped == ["set/c.png", "set/__MACOSX/x"]
+    assert not (tmp_path / "o3" / "set" / "c.png").exists()
+
+
+def test_prepare_refuses_a_traversal_archive_and_leaves_nothing_behind(tmp_path):
+    archive = tmp_path / "UDM10.zip"
+    archive.write_bytes(_zip_with([("UDM10/GT/a/00000000.png", b"1", 0), ("UDM10/../../pwned.png", b"2", 0)]))
+    dest = tmp_path / "data" / "udm10"
+    with pytest.raises(InputError, match="escapes the extraction folder"):
+        prepare_dataset(DATASETS.card("udm10"), [archive], dest=dest, log=lambda _m: None)
+    assert not dest.exists() and list((tmp_path / "data").iterdir()) == []
+    assert not (tmp_path / "pwned.png").exists()
+
+
+def test_status_is_prepared_partial_or_missing(tmp_path, bbb_frames, monkeypatch):
+    monkeypatch.setenv("VRBENCH_DATA", str(tmp_path))
+    card = DATASETS.card("udm10")
+    assert dataset_status(card).state == "missing"
+    build("canonical", tmp_path / "udm10", bbb_frames, list(card.clip_names))
+    with pytest.raises(InputError, match="dataset folder already exists"):  # a hand-placed copy is never replaced
+        prepare_dataset(card, [tmp_path / "udm10"], log=lambda _m: None)
+    status = dataset_status(card)
+    assert status.state == "partial" and "no checksums" in status.detail
+    assert verify_dataset(card).wrote_manifest
+    assert dataset_status(card).state == "prepared"
+    shutil.rmtree(tmp_path / "udm10" / "LQ" / "band")
+    status = dataset_status(card)
+    assert status.state == "partial" and "files missing" in status.detail
+    assert json.loads((tmp_path / "udm10" / "manifest.json").read_text())["dataset"] == "udm10"

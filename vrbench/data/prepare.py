@@ -1,0 +1,182 @@
+"""`vrbench datasets prepare`: archives or a folder in any accepted layout -> the canonical layout, with a manifest.
+
+Steps: find the sources (`--from` paths, or the card's downloads), unpack archives safely into a staging folder,
+detect the layout, check every clip, then write `GT/<clip>/00000000.png ...` and `LQ/<clip>/...` (frames renumbered
+in natural order; PNG bytes copied unchanged, other images and videos decoded to PNG) into a folder beside the
+target that replaces it at the end. For a card whose LQ source is `degrade:<preset>:<seed>` the LQ is synthesised
+from the GT with `vrbench.degrade.degrade_clip` and each clip's degradation manifest goes into `manifest.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from vrbench.data.archive import is_archive, safe_unpack
+from vrbench.data.base import DatasetCard, LQSource, parse_lq_source
+from vrbench.data.checks import ClipReport, DatasetReport, scan_dataset
+from vrbench.errors import InputError
+from vrbench.paths import data_root
+from vrbench.video import Video, list_frame_files, write_frames
+from vrbench.weights import sha256_file
+
+FORMAT = "vrbench.dataset/1"
+Log = Callable[[str], None]
+
+
+def _sources(card: DatasetCard, sources: Sequence[Path], log: Log) -> list[Path]:
+    if sources:
+        missing = [p for p in sources if not Path(p).exists()]
+        if missing:
+            raise InputError("source not found", dataset=card.name, file=missing[0],
+                             expected="an archive (.zip, .tar[.gz|.bz2|.xz]) or a folder", found="nothing there")
+        return [Path(p) for p in sources]
+    from vrbench.data.download import obtain
+
+    return obtain(card, log)
+
+
+def _source_record(path: Path, card: DatasetCard) -> dict[str, Any]:
+    if path.is_dir():
+        return {"name": path.name, "kind": "folder"}
+    digest = sha256_file(path)
+    for item in card.downloads:
+        if item.file == path.name and item.sha256 and item.sha256 != digest:
+            raise InputError("archive has the wrong checksum", dataset=card.name, file=path,
+                             expected=f"sha256 {item.sha256}", found=f"sha256 {digest}", hint=f"get it from {item.url}")
+    return {"name": path.name, "kind": "archive", "sha256": digest, "bytes": path.stat().st_size}
+
+
+def _stage(sources: list[Path], staging: Path, log: Log) -> Path:
+    """The folder to detect the layout in: the one folder given, or the archives unpacked into `staging`."""
+    folders = [p for p in sources if p.is_dir()]
+    if folders and len(sources) > 1:
+        raise InputError("pass either one folder or one or more archives", found=[str(p) for p in sources])
+    if folders:
+        return folders[0]
+    for archive in sources:
+        if not is_archive(archive):
+            raise InputError("not a supported archive", file=archive,
+                             expected=".zip, .tar, .tar.gz, .tgz, .tar.bz2, .tar.xz or a folder", found=archive.name)
+        log(f"unpacking {archive.name}")
+        unpacked = safe_unpack(archive, staging)
+        if unpacked.skipped:
+            log(f"  skipped {len(unpacked.skipped)} link/special entries: {', '.join(unpacked.skipped[:3])}")
+    return staging
+
+
+def _copy_side(video: Video, dst: Path) -> list[str]:
+    """Write one side of a clip as numbered PNGs; returns the source frame names (empty for a video)."""
+    if video.path is not None and video.path.is_dir():
+        files = list_frame_files(video.path)
+        if all(f.suffix.lower() == ".png" for f in files):
+            dst.mkdir(parents=True)
+            for i, f in enumerate(files):
+                shutil.copyfile(f, dst / f"{i:08d}.png")
+        else:
+            write_frames(video.iter_chunks(), dst)
+        return [f.name for f in files]
+    write_frames(video.iter_chunks(), dst)
+    return []
+
+
+def _side_record(video: Video, root: Path, names: list[str]) -> dict[str, Any]:
+    record: dict[str, Any] = {"frames": video.num_frames, "width": video.width, "height": video.height,
+                              "fps": video.fps}
+    if video.path is not None:
+        record["source"] = video.path.relative_to(root).as_posix() if video.path.is_relative_to(root) else \
+            video.path.name
+    if names and names != [f"{i:08d}.png" for i in range(len(names))]:
+        record["frame_names"] = names
+    return record
+
+
+def _degrade(clip: ClipReport, lq: LQSource, scale: int, tmp: Path, entry: dict[str, Any]) -> None:
+    """Synthesise the LQ of one clip from its GT (the degradation API takes the whole clip)."""
+    from vrbench.degrade import degrade_clip
+
+    gt = clip.gt.read()
+    h, w = gt.shape[1] - gt.shape[1] % scale, gt.shape[2] - gt.shape[2] % scale
+    if (h, w) != gt.shape[1:3]:
+        gt = gt[:, :h, :w]
+        entry["notes"].append(f"GT cropped to {w}x{h} (top-left, a multiple of x{scale}) before degrading")
+        shutil.rmtree(tmp / "GT" / clip.name)
+        write_frames(gt, tmp / "GT" / clip.name)
+    frames, manifest = degrade_clip(gt, preset=lq.preset, seed=lq.seed, clip_id=clip.name, scale=scale)
+    write_frames(frames, tmp / "LQ" / clip.name)
+    entry["lq"] = {"frames": int(frames.shape[0]), "width": int(frames.shape[2]), "height": int(frames.shape[1]),
+                   "origin": str(lq)}
+    entry["degradation"] = manifest
+
+
+def _write_clip(clip: ClipReport, report: DatasetReport, lq: LQSource, tmp: Path) -> dict[str, Any]:
+    entry: dict[str, Any] = {"notes": list(clip.notes), "degradation": None}
+    root = report.found.root
+    if clip.gt is not None:
+        entry["gt"] = _side_record(clip.gt, root, _copy_side(clip.gt, tmp / "GT" / clip.name))
+    if lq.kind == "degrade":
+        _degrade(clip, lq, report.card.scale, tmp, entry)
+    elif clip.lq is not None:
+        entry["lq"] = {**_side_record(clip.lq, root, _copy_side(clip.lq, tmp / "LQ" / clip.name)),
+                       "origin": "released" + (f":{report.found.lq_variant}" if report.found.lq_variant else "")}
+    if clip.name in report.found.origin:
+        entry["source_name"] = report.found.origin[clip.name]
+    return entry
+
+
+def prepare_dataset(card: DatasetCard, sources: Sequence[Path] = (), *, dest: Path | None = None,
+                    lq_source: str | None = None, force: bool = False, log: Log = print) -> dict[str, Any]:
+    """Prepare `card` into `dest` (default `<data root>/<name>`) and return the manifest written there."""
+    dest = Path(dest) if dest else data_root() / card.name
+    lq = parse_lq_source(lq_source or card.lq_source)
+    if dest.exists() and not force:
+        if not sources and (dest / "manifest.json").is_file():
+            log(f"{card.name} is already prepared at {dest} (`vrbench datasets verify {card.name}` checks it)")
+            return json.loads((dest / "manifest.json").read_text())
+        raise InputError("dataset folder already exists", dataset=card.name, file=dest,
+                         hint="pass --force to replace it (or `vrbench datasets verify` to checksum it as it is)")
+    paths = _sources(card, sources, log)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{card.name}-", dir=dest.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{card.name}.tmp-", dir=dest.parent))
+    try:
+        records = [_source_record(p, card) for p in paths]
+        report = scan_dataset(card, _stage(paths, staging, log), variant=lq.variant,
+                              synthesise_lq=lq.kind == "degrade")
+        log(f"layout '{report.found.layout}' at {report.found.root.name}: {len(report.clips)} clips")
+        clips, problems = {}, []
+        for clip in report.clips:
+            if not clip.ok:
+                # paths relative to the set's folder: the staging folder they point into is deleted afterwards
+                problems += [str(e).replace(f"{report.found.root}/", "") for e in clip.problems]
+                log(f"  left out {clip.name}: {clip.problems[0]}")
+                continue
+            clips[clip.name] = _write_clip(clip, report, lq, tmp)
+            log(f"  {clip.name}: done")
+        if not clips:
+            raise InputError("no usable clips", dataset=card.name, file=report.found.root,
+                             expected="at least one clip that passes the checks", found="; ".join(problems[:3]))
+        manifest = _manifest(card, report, lq, records, clips, problems, tmp)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
+
+
+def _manifest(card: DatasetCard, report: DatasetReport, lq: LQSource, sources: list[dict[str, Any]],
+              clips: dict[str, Any], problems: list[str], tmp: Path) -> dict[str, Any]:
+    import vrbench
+
+    files = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+    return {"format": FORMAT, "dataset": card.name, "vrbench": vrbench.__version__, "scale": card.scale,
+            "layout": report.found.layout, "lq_variant": report.found.lq_variant, "lq_source": str(lq),
+            "sources": sources, "notes": report.notes, "problems": problems, "clips": clips, "files": files}
