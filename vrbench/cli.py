@@ -12,6 +12,7 @@ from vrbench.clikit import console
 from vrbench.data.cli import datasets_app
 from vrbench.errors import VrbenchError
 from vrbench.methods.cli import methods_app
+from vrbench.experiments.cli import profile_command, study_app, sweep_command
 from vrbench.metrics.cli import bench_metrics_command, metrics_app, weights_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark generative video restoration.")
@@ -22,8 +23,11 @@ app.add_typer(weights_app, name="weights")
 bench_app = typer.Typer(no_args_is_help=True, help="Speed benchmarks measured side by side in one run.")
 bench_app.command("metrics")(bench_metrics_command)
 app.add_typer(bench_app, name="bench")
+app.command("sweep")(sweep_command)
+app.command("profile")(profile_command)
+app.add_typer(study_app, name="study")
 
-StoreOpt = Annotated[Path | None, typer.Option("--store", help="results database [default: .vrbench/results.sqlite]")]
+StoreOpt = Annotated[Path | None, typer.Option("--store", help="results database (default: .vrbench/results.sqlite)")]
 
 
 def _store_path(store: Path | None) -> Path:
@@ -32,7 +36,7 @@ def _store_path(store: Path | None) -> Path:
     return store or work_dir() / "results.sqlite"
 
 
-def _run_with_progress(config, store: Path | None, outputs: Path | None):
+def _run_with_progress(config, store: Path | None, outputs: Path | None, **executor):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from vrbench.run import run_benchmark
@@ -43,7 +47,7 @@ def _run_with_progress(config, store: Path | None, outputs: Path | None):
         summary = run_benchmark(
             config, _store_path(store), outputs,
             on_progress=lambda msg: bar.update(task, unit=msg),
-            progress=lambda done, total: bar.update(task, completed=done, total=total))
+            progress=lambda done, total: bar.update(task, completed=done, total=total), **executor)
         bar.update(task, unit="done")
     return summary
 
@@ -69,9 +73,9 @@ def _write_report(run: str, store: Path | None, out: Path | None) -> Path:
 def run(
     config: Annotated[str, typer.Argument(help="a named config (e.g. demo) or a YAML file")],
     store: StoreOpt = None,
-    outputs: Annotated[Path | None, typer.Option(help="cache of method outputs [default: .vrbench/outputs]")] = None,
+    outputs: Annotated[Path | None, typer.Option(help="cache of method outputs (default: .vrbench/outputs)")] = None,
     report: Annotated[bool, typer.Option(help="write reports/<run>/index.html afterwards")] = True,
-    report_dir: Annotated[Path | None, typer.Option(help="report folder [default: reports/<run>]")] = None,
+    report_dir: Annotated[Path | None, typer.Option(help="report folder (default: reports/<run>)")] = None,
 ) -> None:
     """Run a benchmark config: restore every clip with every method, score it, store it, report it."""
     from vrbench.config import load_config
@@ -90,7 +94,7 @@ def evaluate(
     method_name: Annotated[str, typer.Option(help="name to show for these outputs")],
     metrics: Annotated[str, typer.Option(help="comma-separated metric names")] = "psnr-rgb,psnr-y,ssim-y,ssim-rgb",
     root: Annotated[Path | None, typer.Option(help="dataset folder, if not the prepared default")] = None,
-    run_name: Annotated[str | None, typer.Option("--run", help="run name [default: eval-<dataset>]")] = None,
+    run_name: Annotated[str | None, typer.Option("--run", help="run name (default: eval-<dataset>)")] = None,
     store: StoreOpt = None,
     report: Annotated[bool, typer.Option(help="write the HTML report afterwards")] = True,
 ) -> None:
@@ -113,7 +117,7 @@ def evaluate(
 def report_cmd(
     run_name: Annotated[str, typer.Argument(metavar="RUN", help="run name")],
     store: StoreOpt = None,
-    out: Annotated[Path | None, typer.Option(help="report folder [default: reports/<run>]")] = None,
+    out: Annotated[Path | None, typer.Option(help="report folder (default: reports/<run>)")] = None,
 ) -> None:
     """Write reports/<run>/index.html (self-contained) plus results.csv and results.json."""
     console.print(f"report: {_write_report(run_name, store, out)}")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,14 +22,15 @@ from vrbench import provenance
 from vrbench.config import MethodEntry, RunConfig
 from vrbench.data.base import Clip
 from vrbench.errors import InputError, VrbenchError
+from vrbench.executors import make_executor
 from vrbench.methods.base import cache_policy, config_hash
-from vrbench.methods.profiling import Cost, measure, record_output
-from vrbench.metrics.engine import build_metrics, check_pair, deterministic_mode, evaluate_clip, pick_device
+from vrbench.metrics.engine import build_metrics, deterministic_mode, pick_device
 from vrbench.paths import work_dir
 from vrbench.protocols import load_protocol
 from vrbench.registry import DATASETS, METHODS
 from vrbench.store import NO_STEPS, ResultRow, Store
-from vrbench.video import Video, list_frame_files, open_video, write_frames
+from vrbench.video import Video, list_frame_files
+from vrbench.worker import ClipResult, ClipTask, TaskItem, method_config
 
 
 @dataclass
@@ -54,7 +53,9 @@ def content_hash(video: Video) -> str:
             h.update(f.name.encode())
             h.update(f.read_bytes())
     else:
-        h.update(Path(video.path).read_bytes())
+        with open(video.path, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
     return h.hexdigest()
 
 
@@ -79,6 +80,7 @@ class Runner:
         self.on_progress = on_progress or (lambda _msg: None)
         self.summary = RunSummary(config.name)
         self.device = pick_device(config.device)
+        self.executor, self.workers, self.address = "local", 1, None
 
     # ---- planning ---------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -126,47 +128,56 @@ class Runner:
         groups: dict[tuple[str, str], list[Unit]] = {}
         for unit in units:
             groups.setdefault((unit.dataset, unit.clip.name), []).append(unit)
-        done = 0
-        for (dataset, clip), group in groups.items():
-            self.on_progress(f"{dataset}/{clip}")
-            self.run_clip(group)
-            done += len(group)
-            if progress:
-                progress(done, len(units))
+        tasks = []
+        for group in groups.values():
+            task = self.plan_clip(group)
+            if task is not None:
+                tasks.append((task, len(group)))
+        done = sum(len(g) for g in groups.values()) - sum(n for _, n in tasks)
+        if progress:
+            progress(done, len(units))
+        with make_executor(self.executor, self.config, self.outputs, self.workers, self.address) as ex:
+            for (task, n), result in ex.map([t for t, _ in tasks], [n for _, n in tasks]):
+                self.on_progress(f"{task.dataset}/{task.clip.name}")
+                self.commit(result)
+                done += n
+                if progress:
+                    progress(done, len(units))
         self.summary.seconds = time.perf_counter() - t0
         return self.summary
 
-    def run_clip(self, group: list[Unit]) -> None:
-        """Restore what is missing for every method of one clip, then score them all in one pass."""
-        pending: list[tuple[Unit, dict[str, Any], dict[str, str]]] = []
-        outputs: dict[str, Video] = {}
+    def plan_clip(self, group: list[Unit]) -> ClipTask | None:
+        """Reuse what the store already has; return the work left for this clip (None if nothing is left)."""
+        items = []
         for unit in group:
             try:
-                work = self._prepare_unit(unit)
-                if work is not None:
-                    key, cache_keys, output = work
-                    pending.append((unit, key, cache_keys))
-                    outputs[str(len(outputs))] = output
-                else:
-                    self._ok(unit)
-            except (VrbenchError, ValueError, OSError, RuntimeError) as e:
-                self._fail(unit.dataset, unit.clip.name, unit.entry.display, "restore", e)
-        if not pending:
-            return
-        names = sorted({m for _, _, ck in pending for m in ck})
-        try:
-            scores = evaluate_clip(outputs, pending[0][0].clip.gt, {m: self.metrics.ready[m] for m in names},
-                                   self.device, self.config.chunk, self.config.fast, self.protocol.crop_border)
-        except (VrbenchError, ValueError, OSError, RuntimeError) as e:
-            for unit, _, _ in pending:
-                self._fail(unit.dataset, unit.clip.name, unit.entry.display, "evaluate", e)
-            return
-        for (unit, key, cache_keys), label in zip(pending, outputs, strict=True):
-            rows = [self._row(key, unit, m, value, per_frame, cache_keys[m])
-                    for m, (value, per_frame) in scores.values[label].items() if m in cache_keys]
+                item = self._plan_unit(unit)
+            except (VrbenchError, ValueError, OSError) as e:
+                self._fail(unit.dataset, unit.clip.name, unit.entry.display, "plan", e)
+                continue
+            if item is None:
+                self._ok(unit)
+            else:
+                items.append(item)
+        if not items:
+            return None
+        return ClipTask(group[0].dataset, self._scale(group[0]), group[0].clip, items, self.prov_id)
+
+    def commit(self, result: ClipResult) -> None:
+        """The single writer: one transaction per unit of work."""
+        for key, fields in result.method_runs:
+            self.store.put_method_run(key, **fields)
+        by_unit: dict[tuple, list[ResultRow]] = {}
+        for row in result.rows:
+            by_unit.setdefault((row.dataset, row.clip, row.method, row.config_hash, row.steps), []).append(row)
+        for rows in by_unit.values():
             self.store.put_results(rows)
             self.summary.computed += len(rows)
-            self._ok(unit)
+        for key in result.done:
+            self.store.clear_failure(self.config.name, key["dataset"], key["clip"], key["method"])
+        for f in result.failures:
+            self.summary.failed.append(f)
+            self.store.record_failure(self.config.name, f["dataset"], f["clip"], f["method"], f["stage"], f["error"])
 
     def _ok(self, unit: Unit) -> None:
         self.store.clear_failure(self.config.name, unit.dataset, unit.clip.name, unit.entry.display)
@@ -179,17 +190,12 @@ class Runner:
 
     def _key(self, unit: Unit) -> dict[str, Any]:
         return {"run": self.config.name, "dataset": unit.dataset, "clip": unit.clip.name,
-                "method": unit.entry.display, "config_hash": config_hash(self._method_config(unit)),
+                "method": unit.entry.display,
+                "config_hash": config_hash(method_config(unit.entry, unit.method, self.protocol.colour_fix)),
                 "steps": NO_STEPS if unit.steps is None else unit.steps, "seed": self.config.seed}
 
-    def _method_config(self, unit: Unit) -> dict[str, Any]:
-        config = {"name": unit.entry.name, **unit.method.config()}
-        if self.protocol.colour_fix != "none":
-            config["colour_fix"] = self.protocol.colour_fix
-        return config
-
-    def _prepare_unit(self, unit: Unit) -> tuple[dict[str, Any], dict[str, str], Video] | None:
-        """Reuse stored values; if some are still missing, return (key, their cache keys, the restored output)."""
+    def _plan_unit(self, unit: Unit) -> TaskItem | None:
+        """Reuse stored values; return the work item for the values still missing, or None."""
         clip = unit.clip
         if clip.lq is None:
             raise InputError("clip has no LQ input", clip=clip.name, dataset=unit.dataset,
@@ -209,10 +215,7 @@ class Runner:
         missing = {m: ck for m, ck in cache_keys.items() if m not in {r.metric for r in rows}}
         if not missing:
             return None
-        output = self._restored(unit, key, input_hash)
-        if clip.gt is not None:
-            check_pair(output, clip.gt, clip.name, unit.dataset)
-        return key, missing, output
+        return TaskItem(unit.entry, unit.steps, key, missing, input_hash)
 
     def _cache_key(self, key: dict[str, Any], input_hash: str, gt_hash: str, metric: Any) -> str:
         blob = json.dumps({"input": input_hash, "gt": gt_hash, "method": key["config_hash"], "steps": key["steps"],
@@ -237,78 +240,22 @@ class Runner:
         self.summary.cached += len(rows)
         return rows
 
-    # ---- restoring (with the on-disk output cache) ------------------------------------------------------------
-    def _output_dir(self, unit: Unit, key: dict[str, Any], input_hash: str) -> Path:
-        steps = "none" if unit.steps is None else str(unit.steps)
-        return (self.outputs / unit.entry.name / key["config_hash"] / f"steps-{steps}" / f"seed-{key['seed']}"
-                / input_hash[:16])
-
-    def _restore_call(self, unit: Unit, lq: Video, scale: int) -> tuple[Video, Cost]:
-        extra = {"gt": unit.clip.gt} if getattr(unit.method.card, "needs_gt", False) else {}
-        with measure(unit.method, device=str(self.device)) as cost:
-            output = unit.method.restore(lq, scale=scale, steps=unit.steps, seed=self.config.seed, **extra)
-        return output, record_output(cost, output)
-
-    def _colour_fixed(self, output: Video, lq: Video, unit: Unit) -> Video:
-        if self.protocol.colour_fix == "none":
-            return output
-        from vrbench.colorfix import colour_fix
-
-        return Video.from_array(colour_fix(output.read(), lq.read(), self.protocol.colour_fix), lq.fps,
-                                unit.clip.name)
-
-    def _restored(self, unit: Unit, key: dict[str, Any], input_hash: str) -> Video:
-        lq, scale = unit.clip.lq, self._scale(unit)
-        policy = cache_policy(unit.method.card)
-        if policy == "none":  # precomputed outputs and sanity methods: nothing to cache
-            output, _ = self._restore_call(unit, lq, scale)
-            self._check_output(unit, output, scale)
-            return self._colour_fixed(output, lq, unit)
-        folder = self._output_dir(unit, key, input_hash)
-        if policy == "fresh":  # stochastic and unseeded: a new draw every time, never reused silently
-            folder = folder.with_name(f"{folder.name}-draw-{time.time_ns()}")
-        elif (folder / "done.json").is_file():
-            return open_video(folder / "frames", name=unit.clip.name, fps=lq.fps)
-        output, cost = self._restore_call(unit, lq, scale)
-        self._check_output(unit, output, scale)
-        warnings = [c for c in output.conversions if c.startswith("warning")]
-        output = self._colour_fixed(output, lq, unit)
-        tmp = folder.with_name(folder.name + f".tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        write_frames(output.iter_chunks(), tmp / "frames")
-        (tmp / "done.json").write_text(json.dumps({"config": self._method_config(unit), "cost": cost.to_dict(),
-                                                   "warnings": warnings}, default=str))
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
-        release = getattr(unit.method, "release", None)
-        if callable(release):
-            release(output)  # command adapters drop their run folder once the frames are cached
-        self.store.put_method_run(key, **cost.store_fields(), config=self._method_config(unit), output=str(folder),
-                                  cost=json.dumps(cost.to_dict(), default=str), warnings=json.dumps(warnings))
-        return open_video(folder / "frames", name=unit.clip.name, fps=lq.fps)
-
     def _scale(self, unit: Unit) -> int:
         card = DATASETS.card(unit.dataset)
         return unit.method.card.scale or card.scale
 
-    def _check_output(self, unit: Unit, output: Video, scale: int) -> None:
-        lq, gt, name = unit.clip.lq, unit.clip.gt, unit.clip.name
-        want_frames = gt.num_frames if gt is not None else lq.num_frames
-        want_size = gt.size if gt is not None else (lq.height * scale, lq.width * scale)
-        where = output.path if output.path is not None else f"output of {unit.entry.display}"
-        if output.num_frames != want_frames:
-            raise InputError("wrong number of output frames", clip=name, dataset=unit.dataset, file=where,
-                             expected=f"{want_frames} frames", found=f"{output.num_frames} frames")
-        if output.size != want_size:
-            raise InputError("wrong output size", clip=name, dataset=unit.dataset, file=where,
-                             expected=f"{want_size[1]}x{want_size[0]} (x{scale} of the LQ)",
-                             found=f"{output.width}x{output.height}")
-
 
 def run_benchmark(config: RunConfig, store_path: Path | None = None, outputs: Path | None = None,
                   on_progress: Callable[[str], None] | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> RunSummary:
-    """Run a benchmark config end to end; results land in the store (default `.vrbench/results.sqlite`)."""
+                  progress: Callable[[int, int], None] | None = None, *, executor: str = "local",
+                  workers: int = 1, address: str | None = None) -> RunSummary:
+    """Run a benchmark config end to end; results land in the store (default `.vrbench/results.sqlite`).
+
+    `executor="local"` runs in this process (`workers` > 1: that many worker processes, one per GPU when
+    there are GPUs); `executor="ray"` schedules one task per clip on a Ray cluster (`address`, default: a
+    local one). Results are the same numbers whichever executor computes them.
+    """
     with Store(store_path or work_dir() / "results.sqlite") as store:
-        return Runner(config, store, outputs, on_progress).run(progress)
+        runner = Runner(config, store, outputs, on_progress)
+        runner.executor, runner.workers, runner.address = executor, workers, address
+        return runner.run(progress)

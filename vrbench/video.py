@@ -9,7 +9,7 @@ memory.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -56,6 +56,8 @@ class Video:
     array: np.ndarray | None = field(default=None, repr=False)
     conversions: tuple[str, ...] = ()
     name: str = ""
+    # frames computed on demand: chunk size -> iterator of uint8 chunks (methods that stream their output)
+    generator: Callable[[int], Iterator[np.ndarray]] | None = field(default=None, repr=False)
 
     # ---- construction -------------------------------------------------------------------------------------
     @classmethod
@@ -64,10 +66,18 @@ class Video:
         t, h, w, _ = frames.shape
         return cls(num_frames=t, height=h, width=w, fps=fps, array=frames, name=name)
 
+    @classmethod
+    def from_chunks(cls, generator: Callable[[int], Iterator[np.ndarray]], num_frames: int, height: int, width: int,
+                    fps: float = DEFAULT_FPS, name: str = "") -> Video:
+        """A clip whose frames are produced chunk by chunk when read (never held whole in memory)."""
+        return cls(num_frames=num_frames, height=height, width=width, fps=fps, generator=generator, name=name)
+
     @property
     def kind(self) -> str:
         if self.array is not None:
             return "memory"
+        if self.generator is not None:
+            return "stream"
         assert self.path is not None
         return "frames" if self.path.is_dir() else "container"
 
@@ -83,6 +93,8 @@ class Video:
         if self.array is not None:
             for i in range(start, stop, chunk):
                 yield self.array[i : min(i + chunk, stop)]
+        elif self.generator is not None:
+            yield from _slice_stream(self.generator(chunk), start, stop)
         elif self.kind == "frames":
             files = list_frame_files(self.path)[start:stop]
             for i in range(0, len(files), chunk):
@@ -108,6 +120,17 @@ class Video:
                 found=f"{frame.shape[1]}x{frame.shape[0]}",
             )
         return frame
+
+
+def _slice_stream(chunks: Iterator[np.ndarray], start: int, stop: int) -> Iterator[np.ndarray]:
+    index = 0
+    for c in chunks:
+        lo, hi = max(start - index, 0), min(stop - index, len(c))
+        if lo < hi:
+            yield as_rgb_uint8(np.asarray(c[lo:hi]), what="streamed frames")
+        index += len(c)
+        if index >= stop:
+            return
 
 
 # ---- conversions ------------------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def weights_status() -> None:
 
 
 @weights_app.command("fetch")
-def weights_fetch(names: Annotated[list[str] | None, typer.Argument(help="file or metric names [default: all]")] = None
+def weights_fetch(names: Annotated[list[str] | None, typer.Argument(help="file or metric names (default: all)")] = None
                   ) -> None:
     """Download weight files (checksum-verified, atomic). Refuses when VRBENCH_OFFLINE=1."""
     from vrbench.clikit import console
@@ -92,10 +92,10 @@ def weights_import(file: Annotated[str, typer.Argument(help="a weights file you 
 
 
 def bench_metrics_command(
-    metrics: Annotated[str, typer.Option(help="comma-separated metric names [default: every available one]")] = "",
+    metrics: Annotated[str, typer.Option(help="comma-separated metric names (default: every available one)")] = "",
     frames: Annotated[int, typer.Option(help="number of real frames (256x256) to score")] = 16,
     chunk: Annotated[int, typer.Option(help="engine chunk size")] = 8,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... [default: cuda if present]")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (default: cuda if present)")] = None,
     random_weights: Annotated[bool, typer.Option(help="plant random stand-in weights for the learned metrics")] = False,
 ) -> None:
     """Engine vs a per-frame pyiqa loop on the same frames: frames/s, ratio, largest difference, overhead."""

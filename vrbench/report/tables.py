@@ -1,43 +1,92 @@
-"""Leaderboards and per-clip tables from the tidy results table, with best / second-best marking.
+"""Leaderboards from the tidy results table: dataset means with bootstrap intervals, ranks, best / second marks.
 
-Averaging follows BasicSR and DOVE: per-frame values -> clip mean -> unweighted mean over clips. The direction
-of each metric comes from its card, never from a list of names here.
+Averaging follows BasicSR and DOVE: per-frame values -> clip mean -> unweighted mean over clips (several seeds of
+a stochastic method are averaged per clip first). The direction of each metric comes from its card, never from
+a list of names here; tables built from synthetic data may pass the directions explicitly.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from vrbench.experiments import stats
 from vrbench.registry import METRICS
 
 STEPS_NONE = -1
 
 
 def method_label(method: str, steps: int) -> str:
-    return method if steps == STEPS_NONE else f"{method} ({steps} steps)"
+    return method if steps == STEPS_NONE else f"{method} ({steps} step{'' if steps == 1 else 's'})"
 
 
-def leaderboard(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Methods x metrics table of dataset means (unweighted mean of clip means) for one dataset."""
-    sub = df[df["dataset"] == dataset].copy()
-    if sub.empty:
-        return pd.DataFrame()
-    sub["label"] = [method_label(m, s) for m, s in zip(sub["method"], sub["steps"], strict=True)]
-    table = sub.pivot_table(index="label", columns="metric", values="value", aggfunc="mean")
-    return table[sorted(table.columns, key=metric_order)]
+def _card(metric: str):
+    return METRICS.card(metric) if metric in METRICS else None
 
 
-def metric_order(name: str) -> tuple[int, str]:
-    card = METRICS.card(name) if name in METRICS else None
+def metric_order(name: str) -> tuple[int, int, str]:
+    """Papers' column order: full-reference fidelity (PSNR, SSIM), learned full-reference (LPIPS, DISTS),
+    no-reference, video-level, temporal; unknown metrics last."""
+    card = _card(name)
     rank = {"FR": 0, "NR": 1, "video": 2, "temporal": 3}.get(card.kind if card else "", 4)
-    return rank, name
+    return rank, int(bool(card and card.weights)), name
 
 
 def higher_is_better(metric: str) -> bool:
     return METRICS.card(metric).higher_is_better
+
+
+def arrow(metric: str, directions: dict[str, bool] | None = None) -> str:
+    higher = direction(metric, directions)
+    return "" if higher is None else ("↑" if higher else "↓")
+
+
+def direction(metric: str, directions: dict[str, bool] | None) -> bool | None:
+    if directions and metric in directions:
+        return directions[metric]
+    card = _card(metric)
+    return None if card is None else card.higher_is_better
+
+
+def with_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """The results table with a `label` column: the method's display name, plus its step count if it has one."""
+    out = df.copy()
+    out["label"] = [method_label(m, int(s)) for m, s in zip(out["method"], out["steps"], strict=True)]
+    return out
+
+
+def ordered_labels(df: pd.DataFrame, order: list[str] | None = None) -> list[str]:
+    """Method labels in the config's order (`order`: display names), then first appearance; steps ascending."""
+    seen = df.drop_duplicates("label")[["label", "method", "steps"]]
+    first = {m: i for i, m in enumerate(dict.fromkeys([*(order or []), *seen["method"]]))}
+    return [r.label for r in sorted(seen.itertuples(), key=lambda r: (first[r.method], r.steps))]
+
+
+def config_order(info: dict[str, Any]) -> list[str]:
+    """Display names of the methods in the order the run's config lists them."""
+    methods = info.get("config", {}).get("methods", [])
+    return [m.get("label") or m.get("name") for m in methods if isinstance(m, dict)]
+
+
+def leaderboard(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Methods x metrics table of dataset means (unweighted mean of clip means) for one dataset."""
+    sub = with_labels(df[df["dataset"] == dataset])
+    if sub.empty:
+        return pd.DataFrame()
+    clip_means = sub.groupby(["label", "metric", "clip"])["value"].agg(plain_mean)
+    table = clip_means.groupby(["label", "metric"]).agg(plain_mean).unstack("metric")
+    table = table.reindex(ordered_labels(sub))
+    return table[sorted(table.columns, key=metric_order)]
+
+
+def plain_mean(values: pd.Series) -> float:
+    """Mean that keeps +inf (pandas' mean does too) and is NaN only when every value is NaN."""
+    v = values.dropna().to_numpy(dtype=float)
+    return float(np.mean(v)) if len(v) else math.nan
 
 
 def rank_marks(values: pd.Series, higher: bool) -> dict[Any, str]:
@@ -55,20 +104,117 @@ def rank_marks(values: pd.Series, higher: bool) -> dict[Any, str]:
     return marks
 
 
-def format_value(value: float, metric: str) -> str:
+def format_value(value: float | None, metric: str) -> str:
+    """Two decimals for unbounded metrics (dB, MUSIQ), four for metrics in [0, 1]; ∞ for identical frames."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if math.isinf(value):
         return "∞" if value > 0 else "−∞"
-    card = METRICS.card(metric) if metric in METRICS else None
+    card = _card(metric)
     hi = card.range[1] if card else None
     digits = 4 if hi is not None and hi <= 1.0 else 2
     return f"{value:.{digits}f}"
 
 
+def sort_value(v: float | None) -> float | None:
+    """Sort key for the browser: JSON has no infinity, so ±inf become ±1e308; NaN becomes None (sorted last)."""
+    if v is None or math.isnan(v):
+        return None
+    return math.copysign(1e308, v) if math.isinf(v) else float(v)
+
+
 def per_clip(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """(clip, method) x metric table of clip means."""
-    sub = df[df["dataset"] == dataset].copy()
-    sub["label"] = [method_label(m, s) for m, s in zip(sub["method"], sub["steps"], strict=True)]
-    table = sub.pivot_table(index=["clip", "label"], columns="metric", values="value", aggfunc="mean")
+    """(clip, method) x metric table of clip means (seeds averaged)."""
+    sub = with_labels(df[df["dataset"] == dataset])
+    table = sub.groupby(["clip", "label", "metric"])["value"].agg(plain_mean).unstack("metric")
     return table[sorted(table.columns, key=metric_order)]
+
+
+@dataclass
+class Board:
+    """One leaderboard: a dataset under one protocol, with intervals, CI ranks, marks and paired tests."""
+
+    dataset: str
+    protocol: str
+    clips: list[str]
+    methods: list[str]
+    metrics: list[str]
+    directions: dict[str, bool | None]
+    stats: dict[str, pd.DataFrame]  # metric -> rows per method: mean, low, high, n, rank
+    clip_values: dict[str, pd.DataFrame]  # metric -> clips x methods
+    marks: dict[str, dict[str, str]] = field(default_factory=dict)
+    tests: dict[str, dict[str, stats.PairedTest]] = field(default_factory=dict)  # metric -> method -> vs best
+    best: dict[str, str] = field(default_factory=dict)
+
+    def mean(self, method: str, metric: str) -> float:
+        return float(self.stats[metric].loc[method, "mean"])
+
+    def avg_rank(self, method: str) -> float:
+        ranks = [self.stats[m].loc[method, "rank"] for m in self.metrics if self.directions[m] is not None]
+        ranks = [r for r in ranks if not math.isnan(r)]
+        return float(sum(ranks) / len(ranks)) if ranks else math.nan
+
+
+def build_boards(df: pd.DataFrame, *, seed: int = 0, n_boot: int = stats.N_BOOT, level: float = stats.LEVEL,
+                 directions: dict[str, bool] | None = None, order: list[str] | None = None) -> list[Board]:
+    """Every (dataset, protocol) leaderboard of a results table; rows in `order` (method display names)."""
+    if df.empty:
+        return []
+    labelled = with_labels(df)
+    boards = []
+    for (dataset, protocol), sub in labelled.groupby(["dataset", "protocol"], sort=True):
+        boards.append(_board(sub, str(dataset), str(protocol), seed, n_boot, level, directions, order))
+    return boards
+
+
+def _board(sub: pd.DataFrame, dataset: str, protocol: str, seed: int, n_boot: int, level: float,
+           directions: dict[str, bool] | None, order: list[str] | None) -> Board:
+    methods = ordered_labels(sub, order)
+    metrics = sorted(sub["metric"].unique(), key=metric_order)
+    clip_means = sub.groupby(["metric", "clip", "label"])["value"].agg(plain_mean)
+    board = Board(dataset, protocol, sorted(sub["clip"].unique()), methods, metrics,
+                  {m: direction(m, directions) for m in metrics}, {}, {})
+    for metric in metrics:
+        values = clip_means.loc[metric].unstack("label").reindex(columns=methods)
+        board.clip_values[metric] = values
+        higher = board.directions[metric]
+        summary = stats.summarise(values, True if higher is None else higher, n_boot=n_boot, level=level, seed=seed)
+        if higher is None:
+            summary["rank"] = math.nan
+        board.stats[metric] = summary
+        if higher is None:
+            continue
+        board.marks[metric] = rank_marks(summary["mean"], higher)
+        _paired_tests(board, metric, values, summary, higher, seed)
+    return board
+
+
+def _paired_tests(board: Board, metric: str, values: pd.DataFrame, summary: pd.DataFrame, higher: bool,
+                  seed: int) -> None:
+    """Each method against the best one on this metric, paired by clip."""
+    finite = summary["mean"].dropna()
+    if finite.empty:
+        return
+    best = finite.idxmax() if higher else finite.idxmin()
+    board.best[metric] = best
+    board.tests[metric] = {m: stats.paired_test(values[m].to_numpy(), values[best].to_numpy(), seed=seed)
+                           for m in board.methods if m != best}
+
+
+def cross_dataset_ranks(boards: list[Board]) -> pd.DataFrame:
+    """Methods x metrics: mean over datasets of the CI ranks (only boards sharing a protocol are comparable)."""
+    frames = []
+    for b in boards:
+        for metric in b.metrics:
+            if b.directions[metric] is None:
+                continue
+            r = b.stats[metric]["rank"].rename("rank").to_frame()
+            r["metric"], r["dataset"], r["protocol"] = metric, b.dataset, b.protocol
+            frames.append(r.reset_index())
+    if not frames:
+        return pd.DataFrame()
+    ranks = pd.concat(frames)
+    table = ranks.pivot_table(index="method", columns="metric", values="rank", aggfunc="mean")
+    table = table[sorted(table.columns, key=metric_order)]
+    table["mean rank"] = table.mean(axis=1, skipna=True)
+    return table.sort_values("mean rank")

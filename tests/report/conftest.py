@@ -1,0 +1,44 @@
+"""One small real run on the demo dataset, reported once per session, for the report and browser tests.
+
+nearest and bicubic on two clips, plus lanczos under a label that tries to inject markup: every test of the
+page also checks that user-supplied names stay text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vrbench.config import parse_config
+from vrbench.report.html import write_report
+from vrbench.run import run_benchmark
+from vrbench.store import Store
+
+EVIL = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+@pytest.fixture(scope="session")
+def evil_label() -> str:
+    return EVIL
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory, demo_root) -> tuple[Path, Path, str]:
+    """(store, outputs folder, run name) of the small demo run."""
+    work = tmp_path_factory.mktemp("report-run")
+    cfg = parse_config({"name": "report-demo", "description": "nearest and bicubic on two demo clips",
+                        "datasets": [{"name": "demo", "clips": ["bbb-bunny", "bikes-railing"]}],
+                        "methods": ["nearest", "bicubic", {"name": "lanczos", "label": EVIL}],
+                        "metrics": ["psnr-rgb", "ssim-y"]})
+    summary = run_benchmark(cfg, work / "r.sqlite", work / "outputs")
+    assert summary.failed == [] and summary.computed == 12
+    return work / "r.sqlite", work / "outputs", cfg.name
+
+
+@pytest.fixture(scope="session")
+def demo_report(demo_run, tmp_path_factory) -> Path:
+    """index.html of the demo run (with frames, profiles and curves)."""
+    db, _, run = demo_run
+    with Store(db) as store:
+        return write_report(store, run, tmp_path_factory.mktemp("report") / run)

@@ -1,0 +1,157 @@
+"""Paste-ready exports of a run: tidy CSV/JSON (one row per value, with provenance), Markdown and LaTeX tables.
+
+LaTeX follows the layout of restoration papers: booktabs rules, one column per metric with its direction arrow,
+best in bold and second underlined (or the red / orange convention), a caption that names the protocol and the
+averaging. Every user-supplied name is escaped for the target format.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from vrbench.report.tables import Board, format_value
+from vrbench.store import Store
+
+LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                 "<": r"\textless{}", ">": r"\textgreater{}"}
+MARKDOWN_SPECIAL = "\\`*_{}[]()#+!|"
+
+
+def json_number(v: Any) -> Any:
+    """NaN -> null, ±inf -> "inf" / "-inf" (JSON has no infinity), anything else a float."""
+    if v is None:
+        return None
+    v = float(v)
+    if math.isnan(v):
+        return None
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return v
+
+
+def export_tables(store: Store, run: str, out_dir: Path) -> None:
+    """results.csv (tidy, one row per value) and results.json (values, per-frame arrays, provenance)."""
+    df = store.results_frame(run)
+    flat = df.drop(columns=["per_frame"])
+    # the CSV stands alone: the versions that computed each value (its row's provenance record) ride along
+    records = {pid: _provenance(store, pid) for pid in flat["provenance"].unique()} if not flat.empty else {}
+    for key in ("vrbench", "git", "device"):
+        flat[f"prov_{key}"] = [records[pid].get(key, "") for pid in flat["provenance"]]
+    flat.to_csv(out_dir / "results.csv", index=False)
+    records = []
+    for row in df.to_dict(orient="records"):
+        pf = row.pop("per_frame")
+        row["value"] = json_number(row["value"])
+        row["per_frame"] = None if pf is None else [json_number(x) for x in pf]
+        records.append(row)
+    payload = {"run": run, **store.run_info(run), "unavailable": store.unavailable(run),
+               "failures": store.failures(run), "results": records}
+    (out_dir / "results.json").write_text(json.dumps(payload, indent=1, default=str))
+
+
+def _provenance(store: Store, provenance_id: str) -> dict[str, Any]:
+    row = store.db.execute("SELECT data FROM provenance WHERE id = ?", (provenance_id,)).fetchone()
+    return json.loads(row[0]) if row else {}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def markdown_escape(text: str) -> str:
+    """Backslash-escape Markdown syntax and turn angle brackets into entities (no raw HTML from names)."""
+    out = "".join("\\" + ch if ch in MARKDOWN_SPECIAL else ch for ch in str(text))
+    return out.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cell_text(board: Board, method: str, metric: str, ci: bool, fmt) -> str:
+    row = board.stats[metric].loc[method]
+    text = fmt(format_value(row["mean"], metric))
+    if ci and row["n"] > 1 and math.isfinite(row["low"]) and math.isfinite(row["high"]):
+        half = (row["high"] - row["low"]) / 2.0
+        text += fmt("±") + fmt(format_value(half, metric))
+    return text
+
+
+def _latex_value(text: str) -> str:
+    return {"∞": r"$\infty$", "−∞": r"$-\infty$", "–": "--", "±": r"\,$\pm$\,"}.get(text, text)
+
+
+def to_latex(board: Board, *, style: str = "bold", ci: bool = False, caption: str | None = None,
+             label: str | None = None) -> str:
+    """A booktabs table: best bold / second underlined (`style="bold"`) or red / orange (`style="color"`).
+
+    `ci=True` adds ± half the bootstrap interval. Needs \\usepackage{booktabs} (and xcolor for `color`).
+    """
+    if style not in ("bold", "color"):
+        raise ValueError(f"LaTeX style must be 'bold' or 'color', found {style!r}")
+    wrap = {"bold": {"best": r"\textbf{%s}", "second": r"\underline{%s}"},
+            "color": {"best": r"\textcolor{red}{%s}", "second": r"\textcolor{orange}{%s}"}}[style]
+    head = ["Method"] + [latex_escape(m) + _latex_arrow(board.directions[m]) for m in board.metrics]
+    lines = [r"\begin{table}[t]", r"\centering", r"\caption{" + (caption or _latex_caption(board, style, ci)) + "}",
+             r"\label{" + (label or f"tab:{_label_slug(board)}") + "}",
+             r"\begin{tabular}{l" + "c" * len(board.metrics) + "}", r"\toprule", " & ".join(head) + r" \\",
+             r"\midrule"]
+    for method in board.methods:
+        cells = [latex_escape(method)]
+        for metric in board.metrics:
+            text = _cell_text(board, method, metric, ci, lambda t: _latex_value(t))
+            mark = board.marks.get(metric, {}).get(method)
+            cells.append(wrap[mark] % text if mark else text)
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def _latex_arrow(higher: bool | None) -> str:
+    return "" if higher is None else (r" $\uparrow$" if higher else r" $\downarrow$")
+
+
+def _label_slug(board: Board) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in f"vrbench-{board.dataset}-{board.protocol}")
+
+
+def _latex_caption(board: Board, style: str, ci: bool) -> str:
+    marks = (r"\textbf{bold}: best, \underline{underlined}: second best" if style == "bold"
+             else r"\textcolor{red}{red}: best, \textcolor{orange}{orange}: second best")
+    spread = r" $\pm$ half the 95\% bootstrap interval over clips." if ci else ""
+    return (f"Results on {latex_escape(board.dataset)} ({len(board.clips)} clips), protocol "
+            f"\\texttt{{{latex_escape(board.protocol)}}}: per-frame values, clip mean, unweighted mean over clips."
+            f"{spread} {marks}. $\\uparrow$: higher is better, $\\downarrow$: lower is better.")
+
+
+def to_markdown(board: Board, *, ci: bool = False) -> str:
+    """A GitHub Markdown table: best **bold**, second <u>underlined</u>, arrows in the header."""
+    head = ["Method"] + [markdown_escape(m) + (" " + _arrow_text(board.directions[m]) if board.directions[m]
+                                               is not None else "") for m in board.metrics]
+    lines = [f"**{markdown_escape(board.dataset)}** ({len(board.clips)} clips, protocol "
+             f"`{board.protocol.replace('`', '')}`)", "", "| " + " | ".join(head) + " |",
+             "|" + "---|" + "---:|" * len(board.metrics)]
+    for method in board.methods:
+        cells = [markdown_escape(method)]
+        for metric in board.metrics:
+            text = _cell_text(board, method, metric, ci, lambda t: t)
+            mark = board.marks.get(metric, {}).get(method)
+            cells.append({"best": f"**{text}**", "second": f"<u>{text}</u>"}.get(mark or "", text))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Dataset means over clips; **bold** best, <u>underlined</u> second best; ↑ higher is better, "
+              "↓ lower is better."]
+    return "\n".join(lines) + "\n"
+
+
+def _arrow_text(higher: bool) -> str:
+    return "↑" if higher else "↓"
+
+
+def write_tables(boards: list[Board], out_dir: Path, *, latex_style: str = "bold") -> list[Path]:
+    """leaderboard.md and leaderboard.tex with every board of the run."""
+    md = out_dir / "leaderboard.md"
+    md.write_text("\n".join(to_markdown(b) for b in boards) or "No results.\n", encoding="utf-8")
+    tex = out_dir / "leaderboard.tex"
+    tex.write_text("% needs \\usepackage{booktabs}" + (" and xcolor" if latex_style == "color" else "") + "\n"
+                   + "\n".join(to_latex(b, style=latex_style) for b in boards), encoding="utf-8")
+    return [md, tex]
