@@ -11,8 +11,8 @@ import typer
 from vrbench.clikit import console
 from vrbench.data.cli import datasets_app
 from vrbench.errors import VrbenchError
-from vrbench.methods.cli import methods_app
 from vrbench.experiments.cli import profile_command, study_app, sweep_command
+from vrbench.methods.cli import methods_app
 from vrbench.metrics.cli import bench_metrics_command, metrics_app, weights_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark generative video restoration.")
