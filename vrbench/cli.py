@@ -10,6 +10,7 @@ import typer
 
 from vrbench.clikit import console
 from vrbench.data.cli import datasets_app
+from vrbench.degrade.cli import bench_degrade_command, degrade_command
 from vrbench.errors import VrbenchError
 from vrbench.experiments.cli import profile_command, study_app, sweep_command
 from vrbench.methods.cli import methods_app
@@ -22,6 +23,8 @@ app.add_typer(metrics_app, name="metrics")
 app.add_typer(weights_app, name="weights")
 bench_app = typer.Typer(no_args_is_help=True, help="Speed benchmarks measured side by side in one run.")
 bench_app.command("metrics")(bench_metrics_command)
+bench_app.command("degrade")(bench_degrade_command)
+app.command("degrade")(degrade_command)
 app.add_typer(bench_app, name="bench")
 app.command("sweep")(sweep_command)
 app.command("profile")(profile_command)

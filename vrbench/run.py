@@ -202,13 +202,15 @@ class Runner:
                              expected="an LQ clip (or a dataset card that makes LQ from GT)", found="GT only")
         key = self._key(unit)
         wanted = {n: m for n, m in self.metrics.ready.items() if clip.gt is not None or not m.card.needs_gt}
-        todo = sorted(set(wanted) - self.store.stored_metrics(**key))
+        input_hash = content_hash(clip.lq)
+        gt_hash = content_hash(clip.gt) if clip.gt is not None else ""
+        expected = {m: self._cache_key(key, input_hash, gt_hash, wanted[m]) for m in wanted}
+        stored = self.store.stored_metrics(**key)
+        todo = sorted(m for m in wanted if stored.get(m) != expected[m])
         self.summary.cached += len(wanted) - len(todo)
         if not todo:
             return None
-        input_hash = content_hash(clip.lq)
-        gt_hash = content_hash(clip.gt) if clip.gt is not None else ""
-        cache_keys = {m: self._cache_key(key, input_hash, gt_hash, wanted[m]) for m in todo}
+        cache_keys = {m: expected[m] for m in todo}
         rows = [] if cache_policy(unit.method.card) == "fresh" else self._reuse(key, unit, cache_keys)
         if rows:
             self.store.put_results(rows)

