@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import typer
@@ -32,10 +33,25 @@ def test_sweep_refuses_a_method_without_steps(ibp_method, tmp_path):
     assert not (tmp_path / "r.sqlite").exists()  # refused before anything ran
 
 
+@pytest.fixture()
+def area_x4(demo_root, tmp_path):
+    """The demo's carphone GT with an area-downsampled LQ: back-projection is exactly the right model for it."""
+    import cv2
+
+    from vrbench.video import open_video, write_frames
+
+    gt = open_video(demo_root / "GT" / "carphone").read()
+    write_frames(gt, tmp_path / "area" / "GT" / "carphone")
+    write_frames(np.stack([cv2.resize(f, (44, 36), interpolation=cv2.INTER_AREA) for f in gt]),
+                 tmp_path / "area" / "LQ" / "carphone")
+    return tmp_path / "area"
+
+
 @pytest.mark.slow
-def test_sweep_runs_every_step_count_and_seed(ibp_method, demo_root, tmp_path):
+def test_sweep_runs_every_step_count_and_seed(ibp_method, area_x4, tmp_path):
     out = CliRunner().invoke(app, [
-        "sweep", "--method", ibp_method, "--steps", "1,2,4", "--seeds", "0,1", "--clips", "carphone",
+        "sweep", "--method", ibp_method, "--steps", "1,2,4", "--seeds", "0,1", "--dataset", "folder",
+        "--root", str(area_x4), "--clips", "carphone",
         "--metrics", "psnr-y,ssim-y", "--option", "noise=1.0", "--store", str(tmp_path / "r.sqlite"),
         "--outputs", str(tmp_path / "outputs"), "--out", str(tmp_path / "sweep")], terminal_width=160)
     assert out.exit_code == 0, out.output
@@ -50,7 +66,7 @@ def test_sweep_runs_every_step_count_and_seed(ibp_method, demo_root, tmp_path):
     for name in ("sweep.png", "sweep.pdf", "index.html"):
         assert (tmp_path / "sweep" / name).stat().st_size > 5000
     html = (tmp_path / "sweep" / "index.html").read_text()
-    assert 'id="sweeps"' in html and "test-ibp (4 steps)" in html and 'alt="step sweep on demo"' in html
+    assert 'id="sweeps"' in html and "test-ibp (4 steps)" in html and 'alt="step sweep on folder"' in html
 
 
 def _results(rows):
