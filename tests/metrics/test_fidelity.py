@@ -16,7 +16,8 @@ TOLERANCE = {
     "psnr-y": 1e-4,     # pyiqa adds eps=1e-8 to the MSE and works in float32
     "ssim-y": 1e-7,     # skimage's Gaussian SSIM (truncate 3.5 -> 11 taps) cropped to the valid region
     "ssim-rgb": 1e-7,
-    "ssim-yiq": 1e-6,   # pyiqa rounds in float32 before casting to float64; same window, same constants
+    "ssim-yiq": 2e-5,   # pyiqa computes the luma in float32 before rounding, we in float64: a few pixels that
+                        # sit on a .5 boundary round the other way (same window, same constants)
 }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from vrbench.metrics.engine import build_metrics, evaluate_clip, to_tensor
 from vrbench.registry import METRICS
@@ -15,38 +14,16 @@ from vrbench.video import Video
 @pytest.fixture()
 def planted(monkeypatch):
     """Random-init stand-ins for the LPIPS/DISTS/MUSIQ/NIQE files; removed afterwards so other tests see none."""
-    import torchvision
-    from pyiqa.archs.dists_arch import DISTS
-    from pyiqa.archs.lpips_arch import LPIPS
-    from pyiqa.archs.musiq_arch import MUSIQ
-    from scipy.io import savemat
+    from vrbench.metrics.bench import plant_random_weights
+    from vrbench.weights import torch_hub_dir
 
-    torch.manual_seed(0)
     monkeypatch.setenv("VRBENCH_ALLOW_UNVERIFIED_WEIGHTS", "1")  # random stand-ins cannot match the checksums
-    files = []
-
-    def save(obj, weight):
-        weight.path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(obj, weight.path)
-        files.append(weight.path)
-
     cards = {n: METRICS.card(n) for n in ("lpips-alex", "lpips-vgg", "dists", "musiq", "niqe")}
-    w = {wf.name: wf for c in cards.values() for wf in c.weights}
-    save(torchvision.models.alexnet().state_dict(), w["alexnet-owt-7be5be79.pth"])
-    save(torchvision.models.vgg16().state_dict(), w["vgg16-397923af.pth"])
-    save(LPIPS(pretrained=False, net="alex", version="0.1").state_dict(), w["LPIPS_v0.1_alex-df73285e.pth"])
-    save(LPIPS(pretrained=False, net="vgg", version="0.1").state_dict(), w["LPIPS_v0.1_vgg-a78928a0.pth"])
-    save(DISTS(pretrained=False).state_dict(), w["DISTS_weights-f5e65c96.pth"])
-    save(MUSIQ(pretrained=False).state_dict(), w["musiq_koniq_ckpt-e95806b9.pth"])
-    a = np.random.default_rng(0).normal(size=(36, 36))
-    niqe = w["niqe_modelparameters.mat"]
-    niqe.path.parent.mkdir(parents=True, exist_ok=True)
-    savemat(niqe.path, {"mu_prisparam": np.random.default_rng(1).normal(size=(1, 36)),
-                        "cov_prisparam": a @ a.T + 36 * np.eye(36)})
-    files.append(niqe.path)
+    plant_random_weights(torch_hub_dir())
     yield cards
-    for f in files:
-        f.unlink(missing_ok=True)
+    for card in cards.values():
+        for w in card.weights:
+            w.path.unlink(missing_ok=True)
 
 
 @pytest.mark.slow
