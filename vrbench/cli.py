@@ -15,6 +15,7 @@ from vrbench.errors import VrbenchError
 from vrbench.experiments.cli import profile_command, study_app, sweep_command
 from vrbench.methods.cli import methods_app
 from vrbench.metrics.cli import bench_metrics_command, metrics_app, weights_app
+from vrbench.satb.cli import satb_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark generative video restoration.")
 app.add_typer(datasets_app, name="datasets")
@@ -29,6 +30,7 @@ app.add_typer(bench_app, name="bench")
 app.command("sweep")(sweep_command)
 app.command("profile")(profile_command)
 app.add_typer(study_app, name="study")
+app.add_typer(satb_app, name="satb")
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="results database (default: .vrbench/results.sqlite)")]
 

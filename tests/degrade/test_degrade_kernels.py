@@ -94,3 +94,14 @@ def test_usm_kernel_matches_opencv_sigma_zero():
 def test_bad_kernel_parameters_raise_input_error(bad):
     with pytest.raises(InputError):
         kernels.kernel_from_params(bad)
+
+
+def test_sinc_accepts_the_published_upper_bound_and_rejects_more():
+    """RealBasicVSR's configs write pi as 3.1416; drift clipped to that bound must not be rejected."""
+    from vrbench.degrade.kernels import sinc_kernel
+    from vrbench.errors import InputError
+
+    k = sinc_kernel(13, 3.1416)
+    assert abs(float(k.sum()) - 1.0) < 1e-9
+    with pytest.raises(InputError, match="omega"):
+        sinc_kernel(13, 3.2)
