@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import textwrap
-
 import pytest
 
 from vrbench.errors import UnknownNameError, VrbenchError
@@ -35,26 +32,4 @@ def test_double_registration_is_refused():
         reg.add(card, lambda: 2)
 
 
-def test_entry_point_plugin_is_discovered(tmp_path, monkeypatch):
-    """A plugin package installed beside vrbench registers a method through the `vrbench.methods` group."""
-    pkg = tmp_path / "site"
-    (pkg / "myplugin").mkdir(parents=True)
-    (pkg / "myplugin" / "__init__.py").write_text(textwrap.dedent("""
-        from vrbench.methods.base import MethodCard
-        from vrbench.registry import METHODS
-
-        @METHODS.register(MethodCard(name="plugin-identity", summary="returns its input", scale=1))
-        def plugin_identity():
-            return "built"
-    """))
-    dist = pkg / "myplugin-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: myplugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[vrbench.methods]\nidentity = myplugin:plugin_identity\n")
-    monkeypatch.syspath_prepend(str(pkg))
-    reg = Registry("method", "vrbench.methods")
-    monkeypatch.setattr("vrbench.registry.METHODS", reg)
-    sys.modules.pop("myplugin", None)
-    assert "plugin-identity" in reg.names()
-    assert reg.create("plugin-identity") == "built"
-    assert reg.entry("plugin-identity").origin == "entry point myplugin:plugin_identity"
+# Entry-point plugin discovery is tested end to end with a plugin package in tests/methods/test_plugins.py.
