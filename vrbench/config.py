@@ -6,7 +6,7 @@ Unknown keys are errors (with the key path), so a typo never silently falls back
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -45,6 +45,11 @@ class RunConfig(BaseModel):
     protocol: str = "default"
     chunk: int = 8
     fast: bool = False
+    # geometry policy (vrbench.data.geometry), recorded with every result and part of its cache key
+    output_rule: Literal["scale", "seedvr2-area", "short-side-1024"] = "scale"
+    geometry: Literal["error", "crop"] = "error"  # size mismatch with GT: error, or score the common area
+    anchor: Literal["top-left", "center"] = "top-left"
+    shift_search: bool = False  # integer-shift search up to the dataset card's max_shift
     device: str | None = None
 
     @field_validator("datasets", "methods", mode="before")

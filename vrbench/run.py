@@ -161,12 +161,15 @@ class Runner:
                 items.append(item)
         if not items:
             return None
-        return ClipTask(group[0].dataset, self._scale(group[0]), group[0].clip, items, self.prov_id)
+        max_shift = getattr(DATASETS.card(group[0].dataset), "max_shift", 0)
+        return ClipTask(group[0].dataset, self._scale(group[0]), group[0].clip, items, self.prov_id, max_shift)
 
     def commit(self, result: ClipResult) -> None:
         """The single writer: one transaction per unit of work."""
         for key, fields in result.method_runs:
             self.store.put_method_run(key, **fields)
+        for key, alignment in result.alignments:
+            self.store.put_alignment(key, alignment)
         by_unit: dict[tuple, list[ResultRow]] = {}
         for row in result.rows:
             by_unit.setdefault((row.dataset, row.clip, row.method, row.config_hash, row.steps), []).append(row)
@@ -223,7 +226,9 @@ class Runner:
         blob = json.dumps({"input": input_hash, "gt": gt_hash, "method": key["config_hash"], "steps": key["steps"],
                            "seed": key["seed"], "metric": metric.card.name, "version": metric.card.version,
                            "weights": metric.provenance().get("weights_sha256", {}),
-                           "protocol": self.config.protocol}, sort_keys=True, default=str)
+                           "protocol": self.config.protocol,
+                           "geometry": [self.config.output_rule, self.config.geometry, self.config.anchor,
+                                        self.config.shift_search]}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _row(self, key: dict[str, Any], unit: Unit, metric: str, value: float, per_frame: np.ndarray | None,

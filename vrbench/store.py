@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS method_runs (
     seconds REAL, frames INTEGER, out_height INTEGER, out_width INTEGER, peak_rss_mb REAL, peak_gpu_mb REAL,
     device TEXT, config TEXT, output TEXT, created REAL, cost TEXT, warnings TEXT,
     PRIMARY KEY (run, dataset, clip, method, config_hash, steps, seed));
+CREATE TABLE IF NOT EXISTS alignments (
+    run TEXT, dataset TEXT, clip TEXT, method TEXT, config_hash TEXT, steps INTEGER, seed INTEGER, data TEXT,
+    PRIMARY KEY (run, dataset, clip, method, config_hash, steps, seed));
 CREATE TABLE IF NOT EXISTS unavailable (run TEXT, metric TEXT, reason TEXT, files TEXT, PRIMARY KEY (run, metric));
 CREATE TABLE IF NOT EXISTS failures (
     run TEXT, dataset TEXT, clip TEXT, method TEXT, stage TEXT, error TEXT, created REAL,
@@ -161,6 +164,15 @@ class Store:
         values["config"] = json.dumps(values.get("config", {}), sort_keys=True)
         self._tx([(f"INSERT OR REPLACE INTO method_runs ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
                    tuple(values.get(c) for c in cols))])
+
+    def put_alignment(self, key: dict[str, Any], alignment: dict[str, Any]) -> None:
+        """How an output was aligned to its GT (boxes, shift, warnings) under a crop / shift-search policy."""
+        self._tx([("INSERT OR REPLACE INTO alignments VALUES (?,?,?,?,?,?,?,?)",
+                   (*(key[k] for k in KEY), json.dumps(alignment, default=str)))])
+
+    def alignments(self, run: str) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT dataset, clip, method, steps, data FROM alignments WHERE run = ?", (run,))
+        return [{"dataset": d, "clip": c, "method": m, "steps": s, **json.loads(a)} for d, c, m, s, a in rows]
 
     def record_unavailable(self, run: str, metric: str, reason: str, files: tuple[str, ...]) -> None:
         self._tx([("INSERT OR REPLACE INTO unavailable VALUES (?,?,?,?)", (run, metric, reason, json.dumps(files)))])

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from vrbench.config import MethodEntry, RunConfig
 from vrbench.data.base import Clip
 from vrbench.errors import InputError, VrbenchError
@@ -42,6 +44,7 @@ class ClipTask:
     clip: Clip
     items: list[TaskItem]
     provenance: str
+    max_shift: int = 0
 
 
 @dataclass
@@ -50,6 +53,7 @@ class ClipResult:
     method_runs: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
     done: list[dict[str, Any]] = field(default_factory=list)  # keys of units that finished cleanly
+    alignments: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
 
 
 def method_config(entry: MethodEntry, method: Any, colour_fix: str) -> dict[str, Any]:
@@ -87,31 +91,67 @@ class Worker:
         return self.methods[ident]
 
     def execute(self, task: ClipTask) -> ClipResult:
-        from vrbench.metrics.engine import check_pair, evaluate_clip
-
         result = ClipResult()
-        pending: list[TaskItem] = []
-        outputs: dict[str, Video] = {}
+        groups: dict[str, list[tuple[TaskItem, Video, Video | None]]] = {}
         for item in task.items:
             try:
                 output = self._restored(task, item, result)
-                if task.clip.gt is not None:
-                    check_pair(output, task.clip.gt, task.clip.name, task.dataset)
+                output, gt, alignment = self._aligned(task, output)
             except RECOVERABLE as e:
                 result.failures.append(_failure(task, item, "restore", e))
                 continue
-            pending.append(item)
-            outputs[str(len(outputs))] = output
-        if not pending:
-            return result
-        names = sorted({m for item in pending for m in item.cache_keys})
+            if alignment is not None:
+                result.alignments.append((item.key, alignment.to_dict()))
+            # outputs that need no alignment are scored together against the one GT stream
+            group = "shared" if gt is task.clip.gt else str(len(groups))
+            groups.setdefault(group, []).append((item, output, gt))
+        for members in groups.values():
+            self._evaluate(task, members, result)
+        return result
+
+    def _aligned(self, task: ClipTask, output: Video) -> tuple[Video, Video | None, Any]:
+        """Apply the geometry policy: frame counts must match; a size mismatch is an error unless the config asks
+        to score the common area; the optional integer-shift search uses the dataset card's max_shift."""
+        from vrbench.data.geometry import align_clip
+        from vrbench.metrics.engine import check_pair
+
+        gt = task.clip.gt
+        if gt is None:
+            return output, None, None
+        if self.config.geometry == "error" and not self.config.shift_search:
+            check_pair(output, gt, task.clip.name, task.dataset)
+            return output, gt, None
+        if output.num_frames != gt.num_frames:
+            check_pair(output, gt, task.clip.name, task.dataset)
+        alignment = align_clip(output, gt, policy=self.config.geometry, anchor=self.config.anchor,
+                               max_shift=task.max_shift if self.config.shift_search else 0,
+                               clip=task.clip.name, dataset=task.dataset)
+        o_box, g_box = alignment.out_box, alignment.gt_box
+        if _whole(o_box, output) and _whole(g_box, gt):
+            return output, gt, alignment
+
+        def view(video: Video, box) -> Video:
+            return Video.from_chunks(
+                lambda n: (np.ascontiguousarray(c[:, box.top:box.top + box.height, box.left:box.left + box.width])
+                           for c in video.iter_chunks(n)),
+                video.num_frames, box.height, box.width, video.fps, video.name)
+
+        return view(output, o_box), view(gt, g_box), alignment
+
+    def _evaluate(self, task: ClipTask, members: list[tuple[TaskItem, Video, Video | None]],
+                  result: ClipResult) -> None:
+        from vrbench.metrics.engine import evaluate_clip
+
+        outputs = {str(i): out for i, (_, out, _) in enumerate(members)}
+        gt = members[0][2]
+        names = sorted({m for item, _, _ in members for m in item.cache_keys})
         try:
-            scores = evaluate_clip(outputs, task.clip.gt, {m: self.metrics[m] for m in names}, self.device,
+            scores = evaluate_clip(outputs, gt, {m: self.metrics[m] for m in names}, self.device,
                                    self.config.chunk, self.config.fast, self.protocol.crop_border)
         except RECOVERABLE as e:
-            result.failures.extend(_failure(task, item, "evaluate", e) for item in pending)
-            return result
-        for item, label in zip(pending, outputs, strict=True):
+            result.failures.extend(_failure(task, item, "evaluate", e) for item, _, _ in members)
+            return
+        for (item, _, _), label in zip(members, outputs, strict=True):
             for m, (value, per_frame) in scores.values[label].items():
                 if m in item.cache_keys:
                     card = self.metrics[m].card
@@ -120,7 +160,6 @@ class Worker:
                                                  method_name=item.entry.name, cache_key=item.cache_keys[m],
                                                  provenance=task.provenance))
             result.done.append(item.key)
-        return result
 
     # ---- restoring (with the on-disk output cache) ------------------------------------------------------------
     def _restore_call(self, task: ClipTask, item: TaskItem, method: Any) -> tuple[Video, Any]:
@@ -149,7 +188,7 @@ class Worker:
         policy = cache_policy(method.card)
         if policy == "none":  # precomputed outputs and sanity methods: nothing to cache
             output, _ = self._restore_call(task, item, method)
-            check_output(task, item, output)
+            check_output(task, item, output, self.config.output_rule, self.config.geometry == "crop")
             return self._colour_fixed(output, lq)
         folder = output_dir(self.outputs, item.entry, item.key, item.input_hash)
         if policy == "fresh":  # stochastic and unseeded: a new draw every time, never reused silently
@@ -164,7 +203,7 @@ class Worker:
             # timed until the frames are on disk: methods may stream their output lazily
             with measure(method, device=str(self.device)) as cost:
                 output = method.restore(lq, scale=task.scale, steps=item.steps, seed=self.config.seed, **extra)
-                check_output(task, item, output)
+                check_output(task, item, output, self.config.output_rule, self.config.geometry == "crop")
                 write_frames(self._colour_fixed(output, lq).iter_chunks(), tmp / "frames")
             cost = record_output(cost, output)
             warnings = [c for c in output.conversions if c.startswith("warning")]
@@ -196,15 +235,24 @@ def _publish(tmp: Path, folder: Path, done: dict[str, Any]) -> None:
             raise
 
 
-def check_output(task: ClipTask, item: TaskItem, output: Video) -> None:
+def _whole(box: Any, video: Video) -> bool:
+    return (box.top, box.left, box.height, box.width) == (0, 0, video.height, video.width)
+
+
+def check_output(task: ClipTask, item: TaskItem, output: Video, rule: str = "scale", lenient: bool = False) -> None:
+    """Frame count and size of a method's output; with `lenient` (geometry: crop) a size that differs from the GT
+    is left to the alignment step, which scores the common area and records a warning."""
     lq, gt, name = task.clip.lq, task.clip.gt, task.clip.name
+    from vrbench.data.geometry import expected_output_size
+
     want_frames = gt.num_frames if gt is not None else lq.num_frames
-    want_size = gt.size if gt is not None else (lq.height * task.scale, lq.width * task.scale)
+    want_size = gt.size if gt is not None and rule == "scale" else expected_output_size(lq.size, scale=task.scale,
+                                                                                        rule=rule)
     where = output.path if output.path is not None else f"output of {item.entry.display}"
     if output.num_frames != want_frames:
         raise InputError("wrong number of output frames", clip=name, dataset=task.dataset, file=where,
                          expected=f"{want_frames} frames", found=f"{output.num_frames} frames")
-    if output.size != want_size:
+    if output.size != want_size and not (lenient and gt is not None):
         raise InputError("wrong output size", clip=name, dataset=task.dataset, file=where,
                          expected=f"{want_size[1]}x{want_size[0]} (x{task.scale} of the LQ)",
                          found=f"{output.width}x{output.height}")
