@@ -200,3 +200,26 @@ def test_torch_load_is_only_used_with_weights_only():
              for c in re.findall(r"torch\.load\([^)]*\)", p.read_text())]
     assert calls, "the check must see the loaders it guards"
     assert [c for c in calls if "weights_only=True" not in c[1]] == []
+
+
+@pytest.mark.slow
+def test_two_runs_on_the_same_store_at_once_stay_consistent(tmp_path, demo_root):
+    cfg = tmp_path / "twin.yaml"
+    cfg.write_text(textwrap.dedent("""
+        name: twin
+        datasets: [{name: demo, clips: [carphone, bbb-bunny, bikes-railing]}]
+        methods: [nearest, bicubic, lanczos]
+        metrics: [psnr-rgb, ssim-y]
+    """))
+    cmd = [sys.executable, "-m", "vrbench.cli", "run", str(cfg), "--store", str(tmp_path / "shared.sqlite"),
+           "--outputs", str(tmp_path / "out"), "--no-report"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert all("0 failures" in o for o in outs), outs
+    with Store(tmp_path / "shared.sqlite") as store:
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        df = store.results_frame("twin")
+    assert len(df) == 3 * 3 * 2 and df["value"].notna().all()
+    assert len(list((tmp_path / "out").rglob("done.json"))) == 9  # one finished output per clip and method
+    assert [p for p in (tmp_path / "out").rglob("*") if ".tmp-" in p.name] == []

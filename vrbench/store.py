@@ -72,17 +72,34 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        self._migrate()
+        self._initialise()
+
+    def _initialise(self, patience: float = 60.0) -> None:
+        """WAL mode + schema. Switching the journal mode does not wait on SQLite's busy timeout, so a second process
+        opening a brand-new store at the same moment retries instead of failing with "database is locked"."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.executescript(SCHEMA)
+                self._migrate()
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _migrate(self) -> None:
         """Add columns that newer versions write to tables made by older ones."""
         have = {r[1] for r in self.db.execute("PRAGMA table_info(method_runs)")}
         for column in ("cost", "warnings"):
             if column not in have:
-                self.db.execute(f"ALTER TABLE method_runs ADD COLUMN {column} TEXT")
+                try:
+                    self.db.execute(f"ALTER TABLE method_runs ADD COLUMN {column} TEXT")
+                except sqlite3.OperationalError as e:  # another process added it first
+                    if "duplicate column" not in str(e):
+                        raise
 
     def close(self) -> None:
         self.db.close()
