@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vrbench.config import parse_config
+from vrbench.config import load_config, parse_config
 from vrbench.run import run_benchmark
 from vrbench.store import Store
 from vrbench.video import write_frames, write_video_lossless
@@ -33,6 +33,19 @@ def _values(db, run):
         df = store.results_frame(run)
     return {(r.dataset, r.clip, r.method, r.metric): (r.value, r.per_frame.tobytes())
             for r in df.itertuples()}
+
+
+def _cli_run(tmp_path, name: str, metrics: str, store: str, outputs: str) -> list[str]:
+    """A `vrbench run` command line over 3 demo clips x 3 methods, with its config written to a YAML file."""
+    cfg = tmp_path / f"{name}.yaml"
+    cfg.write_text(textwrap.dedent(f"""
+        name: {name}
+        datasets: [{{name: demo, clips: [carphone, bbb-bunny, bikes-railing]}}]
+        methods: [nearest, bicubic, lanczos]
+        metrics: [{metrics}]
+    """))
+    return [sys.executable, "-m", "vrbench.cli", "run", str(cfg), "--store", str(tmp_path / store),
+            "--outputs", str(tmp_path / outputs), "--no-report"]
 
 
 @pytest.mark.slow
@@ -55,15 +68,7 @@ def test_ray_executor_gives_the_same_numbers(tmp_path, demo_root):
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_path, demo_root):
-    cfg = tmp_path / "soak.yaml"
-    cfg.write_text(textwrap.dedent("""
-        name: soak
-        datasets: [{name: demo, clips: [carphone, bbb-bunny, bikes-railing]}]
-        methods: [nearest, bicubic, lanczos]
-        metrics: [psnr-rgb, ssim-y, vmaf]
-    """))
-    cmd = [sys.executable, "-m", "vrbench.cli", "run", str(cfg), "--store", str(tmp_path / "killed.sqlite"),
-           "--outputs", str(tmp_path / "out-killed"), "--no-report"]
+    cmd = _cli_run(tmp_path, "soak", "psnr-rgb, ssim-y, vmaf", "killed.sqlite", "out-killed")
     rng, kills = random.Random(1234), 0
     for attempt in range(9):  # killed at random moments 8 times, then allowed to finish
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -81,11 +86,7 @@ def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_
     assert kills >= 1, "the soak test must actually interrupt the run"
     with Store(tmp_path / "killed.sqlite") as store:
         assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    run_benchmark(parse_config({"name": "soak", "datasets": [{"name": "demo",
-                                                              "clips": ["carphone", "bbb-bunny", "bikes-railing"]}],
-                                "methods": ["nearest", "bicubic", "lanczos"],
-                                "metrics": ["psnr-rgb", "ssim-y", "vmaf"]}),
-                  tmp_path / "clean.sqlite", tmp_path / "out-clean")
+    run_benchmark(load_config(tmp_path / "soak.yaml"), tmp_path / "clean.sqlite", tmp_path / "out-clean")
     killed, clean = _values(tmp_path / "killed.sqlite", "soak"), _values(tmp_path / "clean.sqlite", "soak")
     assert len(clean) == 27 and killed.keys() == clean.keys()
     assert all(killed[k] == clean[k] for k in clean), "resumed values differ from the uninterrupted run"
@@ -95,7 +96,7 @@ def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_
 
 PEAK_SCRIPT = textwrap.dedent("""
     import json, resource, sys
-    from vrbench.config import parse_config
+    from vrbench.config import load_config, parse_config
     from vrbench.run import run_benchmark
     root, n = sys.argv[1], sys.argv[2]
     cfg = parse_config({"name": "long" + n, "datasets": [{"name": "folder", "root": root}],
@@ -204,15 +205,7 @@ def test_torch_load_is_only_used_with_weights_only():
 
 @pytest.mark.slow
 def test_two_runs_on_the_same_store_at_once_stay_consistent(tmp_path, demo_root):
-    cfg = tmp_path / "twin.yaml"
-    cfg.write_text(textwrap.dedent("""
-        name: twin
-        datasets: [{name: demo, clips: [carphone, bbb-bunny, bikes-railing]}]
-        methods: [nearest, bicubic, lanczos]
-        metrics: [psnr-rgb, ssim-y]
-    """))
-    cmd = [sys.executable, "-m", "vrbench.cli", "run", str(cfg), "--store", str(tmp_path / "shared.sqlite"),
-           "--outputs", str(tmp_path / "out"), "--no-report"]
+    cmd = _cli_run(tmp_path, "twin", "psnr-rgb, ssim-y", "shared.sqlite", "out")
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=600)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
