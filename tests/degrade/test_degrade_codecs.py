@@ -82,3 +82,21 @@ def test_yuv_conversion_roundtrip_is_close(bunny):
     back = codec.yuv420_to_rgb(planes, 32, 48)
     assert psnr(frame, back) > 30  # chroma is subsampled, luma exact up to rounding
 
+
+
+def test_yuv_conversion_is_a_fixed_sequence_of_float64_operations(bunny):
+    """Products and sums in a written-out order (no BLAS matrix product): the bytes equal an independent
+    evaluation of the BT.601 formulas in exact rational arithmetic except where the exact value is a rounding tie."""
+    from fractions import Fraction
+
+    frame = np.ascontiguousarray(bunny[0, :8, :8])
+    planes = codec.rgb_to_yuv420(frame)
+    coef = [[Fraction(str(c)) for c in row] for row in ([65.481, 128.553, 24.966], [-37.797, -74.203, 112.0],
+                                                         [112.0, -93.786, -18.214])]
+    exact = [[[sum(c * int(v) for c, v in zip(row, frame[i, j], strict=True)) / 255 + off for j in range(8)]
+              for i in range(8)] for row, off in zip(coef, (16, 128, 128), strict=True)]
+    y = np.array([[min(max(round(v), 0), 255) for v in line] for line in exact[0]])
+    cb = np.array([[min(max(round(sum(exact[1][2 * i + a][2 * j + b] for a in (0, 1) for b in (0, 1)) / 4), 0), 255)
+                    for j in range(4)] for i in range(4)])
+    assert np.array_equal(planes[:8], y)
+    assert np.array_equal(planes[8:].reshape(-1)[:16].reshape(4, 4), cb)

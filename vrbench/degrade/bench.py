@@ -9,6 +9,10 @@ same thread count; the best time of each is reported. Agreement is checked two w
   gets 2e-3 (half an 8-bit level): its mask |I - blur| * 255 > 10 is a step, so a pixel whose residual sits within
   1e-6 of the threshold may flip, moving nearby outputs by up to the 51 x 51 kernel's centre weight
   (1 / (2 pi 64) = 0.0025) times the sharpening residual (measured <= 2e-4).
+- shared library time (reported): the seconds the reference spends inside the video codec, libjpeg and the NumPy
+  noise generators, calls any implementation of the manifest has to make (`libclock.py`). With the reference
+  taking T and those calls L, no implementation sharing them can run more than T / L times faster at the same
+  thread count (Amdahl's law); the bench prints that bound beside the measured ratio.
 - end to end (reported): tiny float differences flip an occasional 8-bit rounding before JPEG or the video codec,
   and x264's rate control turns that into visibly different bits, so whole-clip agreement is given as PSNR and the
   fraction of identical bytes rather than as a bound.
@@ -98,7 +102,10 @@ def bench_degrade(gt: np.ndarray, *, preset: str, seed: int = 0, clip_id: str = 
     frames, _ = prepare_gt(gt, scale, clip_id)
     stages = sample_stages(card, seed, clip_id, len(frames), frames.shape[1:3], scale)
     warmup = sample_stages(card, seed, clip_id, 1, frames.shape[1:3], scale)
+    from vrbench.degrade.libclock import library_seconds
+
     times: dict[str, list[float]] = {"ours": [], "reference": []}
+    library: list[float] = []
     with thread_limit(threads):
         run_stages(frames[:1], warmup, device)
         run_reference(frames[:1], warmup)
@@ -106,16 +113,20 @@ def bench_degrade(gt: np.ndarray, *, preset: str, seed: int = 0, clip_id: str = 
             start = time.perf_counter()
             ours = run_stages(frames, stages, device)
             times["ours"].append(time.perf_counter() - start)
-            start = time.perf_counter()
+            start, counted = time.perf_counter(), library_seconds()
             ref = run_reference(frames, stages)
             times["reference"].append(time.perf_counter() - start)
+            library.append(library_seconds() - counted)
         stagewise = stagewise_differences(frames, stages, device)
     fps = {k: len(frames) / min(v) for k, v in times.items()}
+    best = times["reference"].index(min(times["reference"]))
     worst = max(stagewise, key=lambda item: item[1] / tolerance(item[0].split(":")[1]))
     return {
         "preset": card.name, "version": card.version, "frames": len(frames), "gt_size": list(frames.shape[1:3]),
         "lq_size": list(ours.shape[1:3]), "device": device, "threads": threads, "repeats": repeats,
         "fps_ours": fps["ours"], "fps_reference": fps["reference"], "ratio": fps["ours"] / fps["reference"],
+        "library_share": library[best] / times["reference"][best],
+        "ratio_bound": times["reference"][best] / library[best] if library[best] > 0 else float("inf"),
         "end_to_end": agreement(ours, ref), "stagewise": stagewise, "worst_stage": worst[0],
         "worst_diff": worst[1], "tolerance": tolerance(worst[0].split(":")[1]),
         "passed": worst[1] <= tolerance(worst[0].split(":")[1]),

@@ -24,6 +24,7 @@ import re
 
 import numpy as np
 
+from vrbench.degrade.libclock import library_call
 from vrbench.errors import InputError
 
 # BT.601 limited range, 8-bit: Y in [16, 235], Cb/Cr in [16, 240] (ITU-R BT.601 matrix, rows Y, Cb, Cr)
@@ -57,24 +58,36 @@ def codec_arguments(stage: dict) -> tuple[str, int, dict[str, str] | None]:
 
 
 def rgb_to_yuv420(frame: np.ndarray) -> np.ndarray:
-    """uint8 RGB (H, W, 3), H and W even -> yuv420p planes stacked as (H * 3 / 2, W) uint8."""
+    """uint8 RGB (H, W, 3), H and W even -> yuv420p planes stacked as (H * 3 / 2, W) uint8.
+
+    Written out as float64 products and sums in a fixed order (no matrix product, whose summation order is the BLAS
+    library's), so the batched PyTorch twin (`ops_torch.rgb_to_yuv420`) gives the same bytes.
+    """
     height, width = frame.shape[:2]
-    ycc = frame.astype(np.float64) @ RGB_TO_YCBCR.T + YCBCR_OFFSET
-    chroma = ycc[..., 1:].reshape(height // 2, 2, width // 2, 2, 2).mean(axis=(1, 3))
-    y = np.clip(np.rint(ycc[..., 0]), 0, 255).astype(np.uint8)
-    uv = np.clip(np.rint(chroma), 0, 255).astype(np.uint8)
-    return np.concatenate([y.ravel(), uv[..., 0].ravel(), uv[..., 1].ravel()]).reshape(-1, width)
+    rgb = [frame[..., c].astype(np.float64) for c in range(3)]
+    ycc = [rgb[0] * m[0] + rgb[1] * m[1] + rgb[2] * m[2] + o for m, o in zip(RGB_TO_YCBCR, YCBCR_OFFSET, strict=True)]
+    uv = [mean_2x2(c) for c in ycc[1:]]
+    return np.concatenate([to_uint8_plane(p).ravel() for p in (ycc[0], *uv)]).reshape(-1, width)
+
+
+def mean_2x2(plane: np.ndarray) -> np.ndarray:
+    """Mean of each 2x2 block, summed in a fixed order: ((top-left + top-right) + bottom-left) + bottom-right."""
+    return (plane[0::2, 0::2] + plane[0::2, 1::2] + plane[1::2, 0::2] + plane[1::2, 1::2]) * 0.25
+
+
+def to_uint8_plane(plane: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(plane), 0, 255).astype(np.uint8)
 
 
 def yuv420_to_rgb(planes: np.ndarray, height: int, width: int) -> np.ndarray:
     """Inverse of `rgb_to_yuv420` (nearest chroma upsampling), rounded and clipped to uint8 RGB."""
-    y = planes[:height].astype(np.float64)
     quarter = (height // 2) * (width // 2)
     flat = planes[height:].reshape(-1)
-    cb = flat[:quarter].reshape(height // 2, width // 2).repeat(2, 0).repeat(2, 1)
-    cr = flat[quarter:].reshape(height // 2, width // 2).repeat(2, 0).repeat(2, 1)
-    ycc = np.stack([y, cb, cr], axis=-1) - YCBCR_OFFSET
-    return np.clip(np.rint(ycc @ YCBCR_TO_RGB.T), 0, 255).astype(np.uint8)
+    chroma = [flat[i * quarter : (i + 1) * quarter].reshape(height // 2, width // 2).repeat(2, 0).repeat(2, 1)
+              for i in range(2)]
+    ycc = [c.astype(np.float64) - o for c, o in zip((planes[:height], *chroma), YCBCR_OFFSET, strict=True)]
+    rgb = [ycc[0] * m[0] + ycc[1] * m[1] + ycc[2] * m[2] for m in YCBCR_TO_RGB]
+    return np.stack([to_uint8_plane(c) for c in rgb], axis=-1)
 
 
 def pad_even(frames: np.ndarray) -> np.ndarray:
@@ -96,17 +109,27 @@ def compress_video(
         raise InputError("video compression needs uint8 (T, H, W, 3) frames", found=(frames.dtype, frames.shape))
     height, width = frames.shape[1:3]
     padded = pad_even(frames)
+    planes = np.stack([rgb_to_yuv420(frame) for frame in padded])
+    decoded = compress_planes(planes, codec, bitrate, options)
+    rgb = np.stack([yuv420_to_rgb(p, padded.shape[1], padded.shape[2]) for p in decoded])
+    return rgb[:, :height, :width]
+
+
+@library_call
+def compress_planes(
+    planes: np.ndarray, codec: str, bitrate: int, options: dict[str, str] | None = None
+) -> np.ndarray:
+    """Encode yuv420p frames (T, H * 3 / 2, W) uint8 (H, W even) to an in-memory MP4 and decode them back."""
     if options is None:
         options = encoder_options(resolve_encoder(codec))
-    data = encode_mp4(padded, codec, int(bitrate), options)
-    decoded = decode_mp4(data, padded.shape[1], padded.shape[2])
-    if len(decoded) != len(frames):
-        raise InputError("video codec returned a different number of frames", expected=len(frames),
+    decoded = decode_mp4(encode_mp4(planes, codec, int(bitrate), options))
+    if len(decoded) != len(planes):
+        raise InputError("video codec returned a different number of frames", expected=len(planes),
                          found=len(decoded), hint=f"codec {codec}, bitrate {bitrate}")
-    return decoded[:, :height, :width]
+    return decoded
 
 
-def encode_mp4(frames: np.ndarray, codec: str, bitrate: int, options: dict[str, str]) -> bytes:
+def encode_mp4(planes: np.ndarray, codec: str, bitrate: int, options: dict[str, str]) -> bytes:
     import av
 
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in options.items()):
@@ -114,13 +137,13 @@ def encode_mp4(frames: np.ndarray, codec: str, bitrate: int, options: dict[str, 
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
         stream = container.add_stream(resolve_encoder(codec), rate=1)  # 1 fps as in RealBasicVSR
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.width, stream.height = planes.shape[2], planes.shape[1] * 2 // 3
         stream.pix_fmt = "yuv420p"
         stream.bit_rate = bitrate
         stream.codec_context.thread_count = 1  # single-threaded so the bytes repeat
         stream.codec_context.options = dict(options)
-        for index, frame in enumerate(frames):
-            av_frame = av.VideoFrame.from_ndarray(rgb_to_yuv420(frame), format="yuv420p")
+        for index, plane in enumerate(planes):
+            av_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(plane), format="yuv420p")
             av_frame.pts = index
             av_frame.pict_type = 0  # AV_PICTURE_TYPE_NONE: the encoder chooses I/P/B
             for packet in stream.encode(av_frame):
@@ -130,16 +153,16 @@ def encode_mp4(frames: np.ndarray, codec: str, bitrate: int, options: dict[str, 
     return buffer.getvalue()
 
 
-def decode_mp4(data: bytes, height: int, width: int) -> np.ndarray:
+def decode_mp4(data: bytes) -> np.ndarray:
+    """The frames of an in-memory MP4 as yuv420p planes (T, H * 3 / 2, W) uint8."""
     import av
 
     frames = []
     with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
         stream.codec_context.thread_count = 1
-        for frame in container.decode(stream):
-            frames.append(yuv420_to_rgb(frame.to_ndarray(format="yuv420p"), height, width))
-    return np.stack(frames)
+        frames = [frame.to_ndarray(format="yuv420p") for frame in container.decode(stream)]
+    return np.stack(frames) if frames else np.zeros((0, 0, 0), np.uint8)
 
 
 @functools.lru_cache(maxsize=1)
@@ -150,7 +173,7 @@ def codec_versions() -> dict:
     versions = {name: ".".join(map(str, v)) for name, v in av.library_versions.items()}
     versions["pyav"] = av.__version__
     try:
-        data = encode_mp4(np.full((1, 16, 16, 3), 128, np.uint8), "libx264", 100_000, {})
+        data = encode_mp4(np.full((1, 24, 16), 128, np.uint8), "libx264", 100_000, {})
         match = re.search(rb"x264 - core (\d+)( r\d+ [0-9a-f]+)?", data)
         versions["libx264"] = match.group(0).decode() if match else "unknown"
     except InputError:

@@ -16,6 +16,7 @@ import functools
 
 import numpy as np
 
+from vrbench.degrade.libclock import library_call
 from vrbench.errors import InputError
 
 
@@ -24,6 +25,7 @@ def to_uint8(frame: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(frame * 255.0), 0, 255).astype(np.uint8)
 
 
+@library_call
 def jpeg_roundtrip(frame: np.ndarray, quality: int) -> np.ndarray:
     """Encode and decode one uint8 RGB (H, W, 3) frame at an integer quality in [1, 100]."""
     import cv2

@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from vrbench.degrade.libclock import library_call
+
 # torchvision rgb_to_grayscale weights, used for gray Poisson noise in the PyTorch pipeline [research notes §2.2]
 LUMA = (0.2989, 0.587, 0.114)
 GUIDE_BINS = 1024  # guide-table resolution for the Poisson CDF inversion (speed only; results are exact)
@@ -27,11 +29,13 @@ def generator(seed: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(int(seed)))
 
 
+@library_call
 def gaussian_field(seed: int, shape: tuple[int, ...]) -> np.ndarray:
     """Standard normal float32 field of the given (C, H, W) shape."""
     return generator(seed).standard_normal(shape, dtype=np.float32)
 
 
+@library_call
 def uniform_field(seed: int, shape: tuple[int, ...]) -> np.ndarray:
     """Uniform [0, 1) float64 field of the given (C, H, W) shape (one draw per pixel)."""
     return generator(seed).random(shape)
@@ -68,6 +72,7 @@ def poisson_guide_table(vals: int) -> np.ndarray:
     return np.stack([np.searchsorted(row, grid, side="left") for row in cdf]).astype(np.int64)
 
 
+@library_call
 def poisson_counts(levels: np.ndarray, uniforms: np.ndarray, vals: int) -> np.ndarray:
     """Smallest k with CDF_level(k) >= u for every pixel (levels: ints in [0, 255], uniforms in [0, 1)).
 

@@ -7,6 +7,8 @@ different parameters. Noise fields, JPEG and the video codec are shared with the
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -15,7 +17,25 @@ from vrbench.degrade import noise as noise_fields
 from vrbench.degrade.jpeg import jpeg_roundtrip
 from vrbench.degrade.kernels import gaussian_kernel_1d, kernel_from_params, pad_kernel
 
+_POOL: list = [None, 0]  # [ThreadPoolExecutor, its size]
 FFT_MIN_KERNEL = 13  # blur kernels of this size and larger are applied through the FFT
+
+
+def frame_map(fn, items) -> list:
+    """[fn(item) for item in items], spread over torch.get_num_threads() threads.
+
+    For the per-frame library calls of a batch (random fields, Poisson counts, libjpeg): NumPy's generators and
+    OpenCV release the GIL, and each frame's result depends only on its own input and seed, so the bytes are the
+    same for any thread count.
+    """
+    items, threads = list(items), torch.get_num_threads()
+    if min(threads, len(items)) <= 1:
+        return [fn(item) for item in items]
+    if _POOL[1] != threads:
+        if _POOL[0] is not None:
+            _POOL[0].shutdown()
+        _POOL[:] = [ThreadPoolExecutor(threads, thread_name_prefix="vrbench-degrade"), threads]
+    return list(_POOL[0].map(fn, items))
 
 
 def reflect_indices(n: int, pad: int, device: torch.device) -> torch.Tensor:
@@ -74,18 +94,31 @@ def correlate(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     return F.conv2d(batch, weight, groups=n * c).reshape(n, c, height, width)
 
 
-def correlate_separable(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
-    """Correlate every channel with the outer product taps x taps (rows then columns), reflect padding.
+def planes(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (1, N * C, H, W) in channels-last memory (pixel-major, the N * C planes innermost).
 
-    Channels-last layout: oneDNN's depthwise kernels are several times faster on it than on NCHW.
+    oneDNN's depthwise convolutions are several times faster on this layout than on NCHW, and elementwise work on
+    it needs no further copies; `unplanes` converts back once at the end.
     """
     n, c, height, width = x.shape
-    k = taps.numel()
-    padded = pad_reflect(x, k // 2, k // 2).reshape(1, n * c, height + k - 1, width + k - 1)
-    padded = padded.contiguous(memory_format=torch.channels_last)
-    row = taps.to(x.dtype).reshape(1, 1, 1, k).expand(n * c, 1, 1, k)
-    out = F.conv2d(F.conv2d(padded, row, groups=n * c), row.transpose(-1, -2), groups=n * c)
-    return out.contiguous().reshape(n, c, height, width)
+    return x.reshape(1, n * c, height, width).contiguous(memory_format=torch.channels_last)
+
+
+def unplanes(z: torch.Tensor, n: int) -> torch.Tensor:
+    _, nc, height, width = z.shape
+    return z.contiguous().reshape(n, nc // n, height, width)
+
+
+def correlate_separable(z: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    """Correlate every plane of z (1, P, H, W, channels-last, see `planes`) with the outer product taps x taps
+    (rows then columns), reflect padding."""
+    k, count = taps.numel(), z.shape[1]
+    padded = pad_reflect(z, k // 2, k // 2).contiguous(memory_format=torch.channels_last)
+    row = taps.to(z.dtype).reshape(1, 1, 1, k).expand(count, 1, 1, k)
+    rows = F.conv2d(padded, row, groups=count).transpose(-1, -2).contiguous(memory_format=torch.channels_last)
+    # the column pass as a row pass on the transposed planes: oneDNN's (1, k) depthwise kernel is about twice as
+    # fast as its (k, 1) one on this layout, the transposing copy included (same products, same sums)
+    return F.conv2d(rows, row, groups=count).transpose(-1, -2)
 
 
 def blur(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
@@ -97,21 +130,55 @@ def blur(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
 
 
 def unsharp_mask(x: torch.Tensor, stage: dict) -> torch.Tensor:
-    """USM of the GT [BSR USMSharp]: sharp where |x - blur| * 255 > threshold, feathered by the same blur."""
+    """USM of the GT [BSR USMSharp]: sharp where |x - blur| * 255 > threshold, feathered by the same blur.
+
+    The arithmetic is the reference's, operation for operation (so the floats match), done in place on the planes
+    layout: every fresh full-size tensor costs page faults on the CPU.
+    """
     taps = torch.from_numpy(gaussian_kernel_1d(stage["size"], stage["sigma"])).to(x.device, torch.float32)
-    residual = x - correlate_separable(x, taps)
-    mask = (residual.abs() * 255 > stage["threshold"]).to(x.dtype)
+    z = planes(x)
+    residual = torch.sub(z, correlate_separable(z, taps))
+    mask = residual.abs().mul_(255).gt_(stage["threshold"])  # 1.0 / 0.0 in the float dtype
     soft_mask = correlate_separable(mask, taps)
-    sharp = (x + stage["weight"] * residual).clamp(0, 1)
-    return soft_mask * sharp + (1 - soft_mask) * x
+    sharp = residual.mul_(stage["weight"]).add_(z).clamp_(0, 1)  # z + weight * residual, as the reference
+    keep = torch.rsub(soft_mask, 1).mul_(z)  # (1 - soft_mask) * z
+    return unplanes(sharp.mul_(soft_mask).add_(keep), x.shape[0])
+
+
+def linear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices i0, i1 and weight of i1 for half-pixel linear interpolation from n_in to n_out samples
+    (source x = (i + 0.5) n_in / n_out - 0.5, clamped at 0 [RE: F.interpolate, align_corners=False])."""
+    src = np.maximum((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    return i0, np.minimum(i0 + 1, n_in - 1), src - i0
+
+
+def resize_linear(x: torch.Tensor, size: int, dim: int) -> torch.Tensor:
+    """Linear interpolation along one axis as gathers and elementwise products: every output value is computed
+    by the same two operations whatever the thread count (PyTorch's bilinear kernel is not: its results moved by
+    up to 7e-6 between 1 and 2 threads, enough to flip an 8-bit rounding and change the LQ bytes)."""
+    if x.shape[dim] == size:
+        return x
+    i0, i1, frac = linear_taps(x.shape[dim], size)
+    shape = [1] * x.ndim
+    shape[dim] = size
+    w1 = torch.from_numpy(frac).to(x.device, x.dtype).view(shape)
+    w0 = torch.from_numpy(1 - frac).to(x.device, x.dtype).view(shape)
+    a = x.index_select(dim, torch.from_numpy(i0).to(x.device))
+    b = x.index_select(dim, torch.from_numpy(i1).to(x.device))
+    return a.mul_(w0).add_(b.mul_(w1))
 
 
 def resize(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
     """'area' is adaptive average pooling (PyTorch's area mode); bilinear/bicubic use half-pixel centres without
     antialiasing [RE: F.interpolate]; 'bicubic_aa' is the antialiased a = -0.5 cubic of MATLAB/PIL."""
+    if (height, width) == tuple(x.shape[-2:]):
+        return x  # every mode is the identity at the same size (half-pixel centres, cubic(0) = 1)
     if mode == "area":
         return F.adaptive_avg_pool2d(x, (height, width))
-    if mode in ("bilinear", "bicubic"):
+    if mode == "bilinear":
+        return resize_linear(resize_linear(x, width, -1), height, -2)
+    if mode == "bicubic":
         return F.interpolate(x, size=(height, width), mode=mode, align_corners=False)
     if mode == "bicubic_aa":
         return F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False, antialias=True)
@@ -120,10 +187,15 @@ def resize(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
 
 def gaussian_noise(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
     """x + N(0, 1) sigma / 255, clipped to [0, 1]; gray noise is one field shared by the three channels."""
-    fields = [noise_fields.gaussian_field(e["seed"], (1 if e["gray"] else 3, *x.shape[-2:])) for e in entries]
+    noise = torch.empty(x.shape, dtype=torch.float32)
+
+    def fill(i: int) -> None:
+        field = noise_fields.gaussian_field(entries[i]["seed"], (1 if entries[i]["gray"] else 3, *x.shape[-2:]))
+        noise[i] = torch.from_numpy(field)  # a gray field broadcasts over the channels
+
+    frame_map(fill, range(len(entries)))
     sigma = torch.tensor([e["sigma"] / 255.0 for e in entries], dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
-    noise = torch.from_numpy(np.stack([np.broadcast_to(f, (3, *f.shape[1:])) for f in fields])).to(x.device)
-    return (x + noise * sigma).clamp(0, 1)
+    return noise.to(x.device).mul_(sigma).add_(x).clamp_(0, 1)  # x + noise * sigma, as the reference
 
 
 def poisson_noise(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
@@ -131,18 +203,23 @@ def poisson_noise(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
     r, g, b = noise_fields.LUMA
     luma = x[:, 0:1] * r + x[:, 1:2] * g + x[:, 2:3] * b  # written out so the float order matches the reference
     gray = torch.tensor([e["gray"] for e in entries], device=x.device).view(-1, 1, 1, 1)
-    source = torch.where(gray, luma.expand_as(x), x)
-    levels = (source * 255).round().clamp(0, 255).to(torch.int64)
-    out = []
-    for i, e in enumerate(entries):
-        level = levels[i, :1] if e["gray"] else levels[i]
-        distinct = int(torch.count_nonzero(torch.bincount(level.flatten(), minlength=256)))
-        vals = noise_fields.poisson_vals(distinct)
-        level_np = level.cpu().numpy()
-        counts = noise_fields.poisson_counts(level_np, noise_fields.uniform_field(e["seed"], level_np.shape), vals)
-        noise = (torch.from_numpy(counts).to(x.device, x.dtype) / vals - level.to(x.dtype) / 255) * e["scale"]
-        out.append(x[i] + noise)
-    return torch.stack(out).clamp(0, 1)
+    levels = (torch.where(gray, luma.expand_as(x), x) * 255).round().clamp(0, 255).to(torch.int64)
+    levels_np = levels.cpu().numpy()
+
+    def counts(i: int) -> tuple[np.ndarray, int]:
+        level = levels_np[i, :1] if entries[i]["gray"] else levels_np[i]
+        vals = noise_fields.poisson_vals(int(np.count_nonzero(np.bincount(level.ravel(), minlength=256))))
+        uniforms = noise_fields.uniform_field(entries[i]["seed"], level.shape)
+        return noise_fields.poisson_counts(level, uniforms, vals), vals
+
+    drawn = frame_map(counts, range(len(entries)))
+    count_field = torch.empty(x.shape, dtype=torch.float32)
+    for i, (c, _) in enumerate(drawn):
+        count_field[i] = torch.from_numpy(c)  # a gray field broadcasts over the channels
+    vals = torch.tensor([v for _, v in drawn], dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
+    scale = torch.tensor([e["scale"] for e in entries], dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
+    noise = (count_field.to(x.device) / vals - levels.to(x.dtype) / 255) * scale
+    return (x + noise).clamp_(0, 1)
 
 
 def add_noise(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
@@ -165,9 +242,13 @@ def from_uint8_hwc(frames: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).to(torch.float32) / 255
 
 
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return (x * 255).round().clamp(0, 255).to(torch.uint8)
+
+
 def jpeg(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
     frames = to_uint8_hwc(x)
-    decoded = [jpeg_roundtrip(f, e["quality"]) for f, e in zip(frames, entries, strict=True)]
+    decoded = frame_map(lambda i: jpeg_roundtrip(frames[i], entries[i]["quality"]), range(len(entries)))
     return from_uint8_hwc(np.stack(decoded), x.device)
 
 

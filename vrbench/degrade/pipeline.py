@@ -90,12 +90,22 @@ def resize_groups(groups: list, entries: list[dict | None]) -> list:
     for ids, batch in groups:
         keys = [None if entries[i] is None else (entries[i]["mode"], entries[i]["height"], entries[i]["width"])
                 for i in ids]
+        if all(k is None or k[1:] == tuple(batch.shape[-2:]) for k in keys):
+            pieces.setdefault(tuple(batch.shape[-2:]), []).append((ids, batch))  # every mode keeps the size as is
+            continue
+        if len(set(keys)) == 1:
+            part = resize(batch, keys[0][1], keys[0][2], keys[0][0])
+            pieces.setdefault(tuple(part.shape[-2:]), []).append((ids, part))
+            continue
         for key in dict.fromkeys(keys):
             index = [j for j, k in enumerate(keys) if k == key]
             part = batch[index] if key is None else resize(batch[index], key[1], key[2], key[0])
             pieces.setdefault(tuple(part.shape[-2:]), []).append(([ids[j] for j in index], part))
     regrouped = []
     for parts in pieces.values():
+        if len(parts) == 1:
+            regrouped.append(parts[0])
+            continue
         ids = [i for part_ids, _ in parts for i in part_ids]
         order = sorted(range(len(ids)), key=ids.__getitem__)
         batch = torch.cat([p for _, p in parts])
