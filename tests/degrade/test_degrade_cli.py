@@ -85,5 +85,16 @@ def test_bench_prints_both_speeds_ratio_and_difference(app, gt_folder):
     result, out = invoke(app, "bench", "degrade", gt_folder, "--preset", "realesrgan-x4", "--frames", 2,
                          "--crop", "64x96", "--repeats", 1)
     assert result.exit_code == 0, out
-    for text in ("frames/s", "ours (batched PyTorch)", "reference (per-frame", "ratio", "max abs diff", "PASS"):
+    for text in ("frames/s", "ours (batched PyTorch)", "reference (per-frame", "ratio", "max abs diff", "PASS",
+                 "shared by both", "at most"):
         assert text in out
+
+
+def test_bench_threads_zero_means_every_core_and_negative_is_refused(app, gt_folder):
+    import os
+
+    result, out = invoke(app, "bench", "degrade", gt_folder, "--preset", "bd-x4", "--frames", 1, "--crop", "32",
+                         "--repeats", 1, "--threads", 0)
+    assert result.exit_code == 0 and f"{os.cpu_count()} thread(s)" in " ".join(out.split()), out
+    result, out = invoke(app, "bench", "degrade", gt_folder, "--threads", -1)
+    assert result.exit_code == 2 and "0 (every core) or a positive count" in out

@@ -11,6 +11,7 @@ manifest then goes to OUT's name + '.manifest.json').
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -131,7 +132,7 @@ def bench_degrade_command(
     crop: Annotated[str, typer.Option(help="centre crop N or HxW of the GT; 0 = full frame")] = "256",
     seed: Annotated[int, typer.Option(help="seed of the sampled manifest")] = 0,
     repeats: Annotated[int, typer.Option(help="timed runs of each implementation (best is reported)")] = 3,
-    threads: Annotated[int, typer.Option(help="threads for both PyTorch and OpenCV")] = 1,
+    threads: Annotated[int, typer.Option(help="threads for both PyTorch and OpenCV; 0 = every core")] = 1,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda when available)")] = None,
 ) -> None:
     """Frames/s of the batched degradation pipeline vs a per-frame NumPy/OpenCV reference, and their agreement."""
@@ -146,8 +147,10 @@ def bench_degrade_command(
         if height and width:
             top, left = max((gt.shape[1] - height) // 2, 0), max((gt.shape[2] - width) // 2, 0)
             gt = gt[:, top : top + height, left : left + width]
+        if threads < 0:
+            raise InputError("bad --threads", expected="0 (every core) or a positive count", found=threads)
         result = bench_degrade(gt, preset=preset, seed=seed, clip_id=video.name, device=device, repeats=repeats,
-                               threads=threads)
+                               threads=threads or os.cpu_count() or 1)
     except VrbenchError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
