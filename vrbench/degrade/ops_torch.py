@@ -177,7 +177,7 @@ def resize(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
     if mode == "area":
         return F.adaptive_avg_pool2d(x, (height, width))
     if mode == "bilinear":
-        return resize_linear(resize_linear(x, width, -1), height, -2)
+        return resize_linear(resize_linear(x, height, -2), width, -1)  # rows first: gathering rows is cheap
     if mode == "bicubic":
         return F.interpolate(x, size=(height, width), mode=mode, align_corners=False)
     if mode == "bicubic_aa":
