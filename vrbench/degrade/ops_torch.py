@@ -7,6 +7,7 @@ different parameters. Noise fields, JPEG and the video codec are shared with the
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -17,7 +18,7 @@ from vrbench.degrade import noise as noise_fields
 from vrbench.degrade.jpeg import jpeg_roundtrip
 from vrbench.degrade.kernels import gaussian_kernel_1d, kernel_from_params, pad_kernel
 
-_POOL: list = [None, 0]  # [ThreadPoolExecutor, its size]
+_POOL: list = [None, 0, 0]  # [ThreadPoolExecutor, its size, the process that made it]
 FFT_MIN_KERNEL = 13  # blur kernels of this size and larger are applied through the FFT
 
 
@@ -31,10 +32,10 @@ def frame_map(fn, items) -> list:
     items, threads = list(items), torch.get_num_threads()
     if min(threads, len(items)) <= 1:
         return [fn(item) for item in items]
-    if _POOL[1] != threads:
-        if _POOL[0] is not None:
+    if _POOL[1:] != [threads, os.getpid()]:  # a forked child inherits the pool object but not its threads
+        if _POOL[0] is not None and _POOL[2] == os.getpid():
             _POOL[0].shutdown()
-        _POOL[:] = [ThreadPoolExecutor(threads, thread_name_prefix="vrbench-degrade"), threads]
+        _POOL[:] = [ThreadPoolExecutor(threads, thread_name_prefix="vrbench-degrade"), threads, os.getpid()]
     return list(_POOL[0].map(fn, items))
 
 
