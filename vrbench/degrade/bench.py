@@ -93,6 +93,7 @@ def bench_degrade(gt: np.ndarray, *, preset: str, seed: int = 0, clip_id: str = 
                   device: str | None = None, repeats: int = 3, threads: int = 1) -> dict:
     """Frames/s of the batched pipeline and of the per-frame reference on one clip, plus their agreement."""
     from vrbench.degrade.input import prepare_gt
+    from vrbench.degrade.libclock import library_seconds
     from vrbench.degrade.pipeline import default_device, run_stages
     from vrbench.degrade.presets import load_preset
     from vrbench.degrade.reference import run_reference
@@ -102,8 +103,6 @@ def bench_degrade(gt: np.ndarray, *, preset: str, seed: int = 0, clip_id: str = 
     frames, _ = prepare_gt(gt, scale, clip_id)
     stages = sample_stages(card, seed, clip_id, len(frames), frames.shape[1:3], scale)
     warmup = sample_stages(card, seed, clip_id, 1, frames.shape[1:3], scale)
-    from vrbench.degrade.libclock import library_seconds
-
     times: dict[str, list[float]] = {"ours": [], "reference": []}
     library: list[float] = []
     with thread_limit(threads):

@@ -61,7 +61,7 @@ def rgb_to_yuv420(frame: np.ndarray) -> np.ndarray:
     """uint8 RGB (H, W, 3), H and W even -> yuv420p planes stacked as (H * 3 / 2, W) uint8.
 
     Written out as float64 products and sums in a fixed order (no matrix product, whose summation order is the BLAS
-    library's), so the batched PyTorch twin (`ops_torch.rgb_to_yuv420`) gives the same bytes.
+    library's and may change with the thread count), so every caller gets the same bytes.
     """
     height, width = frame.shape[:2]
     rgb = [frame[..., c].astype(np.float64) for c in range(3)]

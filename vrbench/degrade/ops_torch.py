@@ -243,10 +243,6 @@ def from_uint8_hwc(frames: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).to(torch.float32) / 255
 
 
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    return (x * 255).round().clamp(0, 255).to(torch.uint8)
-
-
 def jpeg(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
     frames = to_uint8_hwc(x)
     decoded = frame_map(lambda i: jpeg_roundtrip(frames[i], entries[i]["quality"]), range(len(entries)))

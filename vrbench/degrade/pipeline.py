@@ -88,18 +88,14 @@ def resize_groups(groups: list, entries: list[dict | None]) -> list:
 
     pieces: dict[tuple[int, int], list] = {}
     for ids, batch in groups:
-        keys = [None if entries[i] is None else (entries[i]["mode"], entries[i]["height"], entries[i]["width"])
-                for i in ids]
-        if all(k is None or k[1:] == tuple(batch.shape[-2:]) for k in keys):
-            pieces.setdefault(tuple(batch.shape[-2:]), []).append((ids, batch))  # every mode keeps the size as is
-            continue
-        if len(set(keys)) == 1:
-            part = resize(batch, keys[0][1], keys[0][2], keys[0][0])
-            pieces.setdefault(tuple(part.shape[-2:]), []).append((ids, part))
-            continue
+        size = tuple(batch.shape[-2:])
+        # None: the frame keeps its size (no entry, or an entry for its own size: every mode is then the identity)
+        keys = [None if e is None or (e["height"], e["width"]) == size else (e["mode"], e["height"], e["width"])
+                for e in (entries[i] for i in ids)]
         for key in dict.fromkeys(keys):
             index = [j for j, k in enumerate(keys) if k == key]
-            part = batch[index] if key is None else resize(batch[index], key[1], key[2], key[0])
+            part = batch if len(index) == len(ids) else batch[index]  # a whole group is not copied
+            part = part if key is None else resize(part, key[1], key[2], key[0])
             pieces.setdefault(tuple(part.shape[-2:]), []).append(([ids[j] for j in index], part))
     regrouped = []
     for parts in pieces.values():
