@@ -187,7 +187,8 @@ def open_video(path: str | Path, name: str = "", fps: float | None = None) -> Vi
     path = Path(path)
     name = name or path.stem
     if not path.exists():
-        raise InputError("video not found", clip=name, file=path, expected="a frame folder or a video file")
+        raise InputError("video not found", clip=name, file=path, expected="a frame folder or a video file",
+                         found="nothing at that path")
     if path.is_dir():
         return _open_frame_folder(path, name, fps)
     if not is_video_file(path):
