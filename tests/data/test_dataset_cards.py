@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from dataset_replicas import FRAMES, GT_HW, build
 
-from vrbench.data.base import Dataset, DatasetCard, parse_lq_source
+from vrbench.data.base import DatasetCard, parse_lq_source
+from vrbench.data.dataset import Dataset
 from vrbench.errors import InputError
 from vrbench.paths import catalog_dir
 from vrbench.registry import DATASETS

@@ -1,15 +1,11 @@
-"""Dataset cards, clips and the `Dataset` loader every benchmark set goes through.
+"""Dataset cards and clips: the types that the checks, the loader (`vrbench.data.dataset`) and preparation share.
 
-A prepared dataset `<root>/<name>/` is in the canonical layout: `GT/<clip>/` and `LQ/<clip>/` frame folders (or
-`<clip>.<ext>` videos), plus `manifest.json` with the sha256 of every file. A `Dataset` also reads a set in any
-layout its card accepts (`vrbench.data.layouts`), pairs GT with LQ by clip name, and checks every clip cheaply
-(frame headers only, never the pixels of a whole clip). Clips that fail a check are left out and listed in
-`Dataset.problems`, each naming the clip and the file; the rest load.
+This module sits at the bottom of `vrbench.data`: it imports the layout table to validate a card, and nothing
+that scans or loads a dataset.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -17,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from vrbench.data.layouts import LAYOUTS
 from vrbench.errors import InputError
 from vrbench.video import Video
 
@@ -117,8 +114,6 @@ class DatasetCard:
 
     def check(self, where: Path | str = "") -> None:
         """Validate the values (not only the keys) once, when the card is read."""
-        from vrbench.data.layouts import LAYOUTS
-
         if self.kind not in KINDS:
             raise InputError("unknown dataset kind", file=where, expected=KINDS, found=self.kind)
         if self.gt not in GT_RULES:
@@ -157,41 +152,3 @@ class ClipProblem:
 
     def __str__(self) -> str:
         return str(self.error)
-
-
-class Dataset:
-    """A dataset on disk in any layout its card accepts. Subclasses may materialise it first (`prepare`).
-
-    After `clips()`, `problems` lists the clips that were left out (one `ClipProblem` per problem) and `report`
-    holds everything that was found (layout, per-clip geometry, notes).
-    """
-
-    def __init__(self, card: DatasetCard, root: Path) -> None:
-        self.card, self.root = card, Path(root)
-        self.problems: list[ClipProblem] = []
-        self.report: Any = None  # a vrbench.data.checks.DatasetReport once scanned
-
-    def prepare(self) -> None:
-        """Make sure the data is on disk. The base class only checks; `vrbench datasets prepare` fetches."""
-        if not self.root.is_dir():
-            raise InputError("dataset not found", dataset=self.card.name, file=self.root,
-                             expected="a prepared dataset folder with GT/ and/or LQ/",
-                             hint=f"Prepare it first: `vrbench datasets prepare {self.card.name}` "
-                                  f"(see datasets/README.md, card '{self.card.name}')")
-
-    def scan(self) -> Any:
-        """Detect the layout and check every clip (headers only); returns the `DatasetReport`."""
-        from vrbench.data.checks import scan_dataset
-
-        self.prepare()
-        self.report = scan_dataset(self.card, self.root, self.manifest())
-        self.problems = [ClipProblem(c.name, e) for c in self.report.clips for e in c.problems]
-        return self.report
-
-    def clips(self) -> list[Clip]:
-        report = self.scan()
-        return [c.to_clip() for c in report.clips if c.ok]
-
-    def manifest(self) -> dict[str, Any]:
-        file = self.root / "manifest.json"
-        return json.loads(file.read_text()) if file.is_file() else {}

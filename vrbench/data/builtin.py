@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from vrbench.data.base import Dataset, DatasetCard
+from vrbench.data.base import DatasetCard
+from vrbench.data.dataset import Dataset
 from vrbench.data.demo import DemoDataset
 from vrbench.paths import catalog_dir, data_root
 from vrbench.registry import DATASETS

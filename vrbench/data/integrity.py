@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vrbench.data.base import DatasetCard
+from vrbench.data.dataset import Dataset
 from vrbench.errors import InputError
 from vrbench.paths import data_root
 from vrbench.weights import sha256_file
@@ -104,8 +105,6 @@ def verify_dataset(card: DatasetCard, root: Path | None = None, *, decode: bool 
 
 def decode_all(card: DatasetCard, root: Path) -> list[str]:
     """Decode every frame of every clip (chunk by chunk); one message per clip side that fails."""
-    from vrbench.data.base import Dataset
-
     dataset = Dataset(card, root)
     dataset.scan()
     errors = [str(p) for p in dataset.problems]
