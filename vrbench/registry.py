@@ -110,5 +110,6 @@ class Registry(Generic[T]):
 
 
 DATASETS: Registry = Registry("dataset", "vrbench.datasets", ("vrbench.data.builtin",))
-METHODS: Registry = Registry("method", "vrbench.methods", ("vrbench.methods.builtin",))
+# the SATB restorer registers its own adapters, so `vrbench.methods` never imports `vrbench.satb`
+METHODS: Registry = Registry("method", "vrbench.methods", ("vrbench.satb.adapter", "vrbench.methods.builtin"))
 METRICS: Registry = Registry("metric", "vrbench.metrics", ("vrbench.metrics.builtin",))
