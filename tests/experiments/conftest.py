@@ -29,7 +29,7 @@ class BackProjection:
     def config(self) -> dict[str, Any]:
         return {"noise": self.noise, "impl": "tests/experiments/conftest.py"}
 
-    def restore(self, lq: Video, *, scale: int, steps: int | None, seed: int) -> Video:
+    def restore(self, lq: Video, *, scale: int, steps: int | None, seed: int, device=None) -> Video:
         import cv2
 
         low = lq.read().astype(np.float32)

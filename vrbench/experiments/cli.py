@@ -67,7 +67,7 @@ def sweep_command(
     """Run every step count (and seed) of a method, then draw metric-vs-steps curves, runtime and the
     perception-distortion view (sweep.png/.pdf, perception_distortion.png, sweep.csv, index.html)."""
     from vrbench.experiments import sweep
-    from vrbench.report import plots, sources
+    from vrbench.report import plots, sources, step_sweep
     from vrbench.report.html import write_report
     from vrbench.store import Store
 
@@ -87,14 +87,14 @@ def sweep_command(
     target.mkdir(parents=True, exist_ok=True)
     with Store(_store_path(store)) as st:
         results = st.results_frame(name)
-        table = sweep.sweep_table(results, sources.method_runs(st, name, results))
+        table = step_sweep.sweep_table(results, sources.method_runs(st, name, results))
         table.to_csv(target / "sweep.csv", index=False)
-        fig, _ = sweep.plot_sweep(table, dataset)
+        fig, _ = step_sweep.plot_sweep(table, dataset)
         fig.savefig(target / "sweep.pdf", bbox_inches="tight")
         plots.save_figure(fig, target / "sweep.png")
-        distortion, perception = sweep.distortion_and_perception(sorted(results["metric"].unique()))
+        distortion, perception = step_sweep.distortion_and_perception(sorted(results["metric"].unique()))
         if distortion and perception:
-            fig, _ = sweep.plot_perception_distortion(table, distortion, perception, dataset)
+            fig, _ = step_sweep.plot_perception_distortion(table, distortion, perception, dataset)
             plots.save_figure(fig, target / "perception_distortion.png")
         report = write_report(st, name, target)
     _print_sweep(table)

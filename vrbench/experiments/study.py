@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from vrbench.errors import InputError
-from vrbench.experiments.stats import bootstrap_ci
 from vrbench.report import media, sources, tables
+from vrbench.stats import bootstrap_ci
 from vrbench.store import Store
 from vrbench.video import Video
 

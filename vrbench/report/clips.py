@@ -10,9 +10,9 @@ import pandas as pd
 
 from vrbench.data.base import Clip
 from vrbench.errors import VrbenchError
-from vrbench.experiments import profile as xt
-from vrbench.experiments import sweep
 from vrbench.report import media, plots, sources, tables
+from vrbench.report import step_sweep as sweep
+from vrbench.report import temporal_profile as xt
 from vrbench.video import Video
 
 VIEWER_FRAMES = 6

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vrbench.experiments import stats
+from vrbench import stats
 from vrbench.registry import METRICS
 
 STEPS_NONE = -1

@@ -1,15 +1,12 @@
-"""Temporal profiles: x-t slices of a synthetic moving pattern, automatic row choice, and `vrbench profile`."""
+"""Temporal profiles: x-t slices of a synthetic moving pattern, automatic row choice, zoom."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from vrbench.errors import InputError
-from vrbench.experiments.cli import profile_command
-from vrbench.experiments.profile import (
+from vrbench.report.temporal_profile import (
     auto_line,
     auto_zoom,
     lq_profile,
@@ -19,10 +16,6 @@ from vrbench.experiments.profile import (
     temporal_profile,
 )
 from vrbench.video import Video
-
-app = typer.Typer()
-app.command("profile")(profile_command)
-app.command("noop")(lambda: None)
 
 
 @pytest.fixture(scope="module")
@@ -75,21 +68,3 @@ def test_zoom_choice(moving):
     assert parse_zoom("8:24", 64) == (8, 24) and parse_zoom("0.25:0.5", 64) == (16, 32)
     with pytest.raises(InputError, match="zoom out of range"):
         parse_zoom("30:20", 64)
-
-
-@pytest.mark.slow
-def test_profile_command_writes_paper_figures(demo_root, tmp_path):
-    common = ["--clip", "bikes-railing", "--methods", "nearest,bicubic", "--store", str(tmp_path / "r.sqlite"),
-              "--outputs", str(tmp_path / "outputs")]
-    out = CliRunner().invoke(app, ["profile", *common, "--row", "0.5", "--zoom", "96:160",
-                                   "--out", str(tmp_path / "p.png")], terminal_width=160)
-    assert out.exit_code == 0, out.output
-    assert "row 128 of bikes-railing" in out.output
-    import cv2
-
-    image = cv2.imread(str(tmp_path / "p.png"))
-    assert image is not None and image.shape[1] > 1000 and image.shape[0] > 600  # paper resolution (200 dpi)
-    out = CliRunner().invoke(app, ["profile", *common, "--column", "auto", "--no-curves", "--out",
-                                   str(tmp_path / "p.pdf")], terminal_width=160)
-    assert out.exit_code == 0, out.output
-    assert (tmp_path / "p.pdf").read_bytes()[:5] == b"%PDF-" and "column" in out.output

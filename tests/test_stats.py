@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vrbench.experiments.stats import (
+from vrbench.stats import (
     Interval,
     aggregate_ranks,
     bootstrap_ci,
