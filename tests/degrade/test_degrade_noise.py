@@ -1,4 +1,4 @@
-"""Noise operators against their statistics [BSR random_add_*_noise_pt formulas, research notes §2.2]."""
+"""Noise operators against their statistics [BSR random_add_*_noise_pt formulas]."""
 
 from __future__ import annotations
 

@@ -16,9 +16,9 @@ import pytest
 
 from vrbench.degrade import load_preset
 from vrbench.degrade.bench import bench_degrade, stagewise_differences, tolerance
+from vrbench.degrade.ops import sample_stages
 from vrbench.degrade.pipeline import run_stages
 from vrbench.degrade.reference import run_reference
-from vrbench.degrade.sampling import sample_stages
 
 EXACT_OPS = ("noise", "jpeg", "video", "quantize", "subsample", "shuffle")
 

@@ -113,7 +113,7 @@ def test_gray_and_16_bit_input_are_converted_and_recorded(bunny):
     (np.zeros((0, 16, 16, 3), np.uint8), {}, InputError, "no frames"),
     (np.zeros((2, 3, 16, 3), np.uint8), {}, InputError, "smaller than the scale"),
     (np.zeros((2, 16, 16, 2), np.uint8), {}, InputError, "shape"),
-    (np.zeros((2, 16, 16, 3), np.uint8), {"preset": "realesrgan"}, UnknownNameError, "did you mean"),
+    (np.zeros((2, 16, 16, 3), np.uint8), {"preset": "realesrgan"}, UnknownNameError, "(?i)did you mean"),
     (np.zeros((2, 16, 16, 3), np.uint8), {"scale": 3, "preset": "realesrgan-x4"}, InputError, "scale"),
 ])
 def test_bad_input_raises_clear_errors(frames, kwargs, error, message):

@@ -3,18 +3,21 @@
 Public API (heavy dependencies such as torch load on first use, not on import):
 
 - `list_presets()`, `load_preset(name)`: the named, versioned YAML cards in `cards/`;
-- `clip_seed(seed, clip_id)`: the per-clip seed derived with sha256;
-- `degrade_clip(gt, preset=, seed=, clip_id=, scale=4, device=None) -> (lq, manifest)`;
+- `PRESETS`: the presets' `Registry` (the same type as methods and metrics);
+- `OPS`: the operation table (name -> `Op(check, sample, apply, describe, ...)`), see ops.py;
+- `degrade_clip(gt, preset=, seed=, clip_id=, scale=4, device=None, num_frames=None) -> (lq, manifest)`, the GT
+  given whole, as a `Video` or as chunks; each clip's generator is seeded by `vrbench.seeds.derive_seed(seed, clip_id)`;
 - `replay_manifest(gt, manifest, device=None) -> lq`: regenerate the LQ from the manifest alone, hash-checked;
 - `make_preview(...)`: contact sheet PNG of GT, LQ and parameters.
 """
 
 from __future__ import annotations
 
-from vrbench.degrade.presets import Preset, list_presets, load_preset
-from vrbench.degrade.sampling import clip_seed
+from vrbench.degrade.ops import OPS, Op
+from vrbench.degrade.presets import PRESETS, Preset, list_presets, load_preset
 
-__all__ = ["Preset", "clip_seed", "degrade_clip", "list_presets", "load_preset", "make_preview", "replay_manifest"]
+__all__ = ["OPS", "PRESETS", "Op", "Preset", "degrade_clip", "list_presets", "load_preset", "make_preview",
+           "replay_manifest"]
 
 
 def __getattr__(name: str):

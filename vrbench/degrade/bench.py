@@ -94,10 +94,10 @@ def bench_degrade(gt: np.ndarray, *, preset: str, seed: int = 0, clip_id: str = 
     """Frames/s of the batched pipeline and of the per-frame reference on one clip, plus their agreement."""
     from vrbench.degrade.input import prepare_gt
     from vrbench.degrade.libclock import library_seconds
+    from vrbench.degrade.ops import sample_stages
     from vrbench.degrade.pipeline import default_device, run_stages
     from vrbench.degrade.presets import load_preset
     from vrbench.degrade.reference import run_reference
-    from vrbench.degrade.sampling import sample_stages
 
     card, device = load_preset(preset), device or default_device()
     frames, _ = prepare_gt(gt, scale, clip_id)

@@ -1,6 +1,6 @@
 """Real video compression through PyAV, made deterministic and explicit.
 
-RealBasicVSR's RandomVideoCompression [MMA@725289f4; research notes §3.4] writes an in-memory MP4 at 1 fps with
+RealBasicVSR's RandomVideoCompression [MMA@725289f4 random_degradations.py] writes an in-memory MP4 at 1 fps with
 codec libx264 / h264 / mpeg4 and a bitrate in [1e4, 1e5] bit/s, yuv420p, encoder defaults, then decodes it. We keep
 that and pin down what it left implicit:
 

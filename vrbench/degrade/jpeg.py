@@ -7,7 +7,7 @@ chroma upsampling and uint8 output. We use libjpeg for every preset, as RealBasi
 real JPEG file contains and it is reproducible byte for byte for a given libjpeg build.
 
 Frames are handed to OpenCV in BGR order, so the encoder's YCbCr transform sees the true colours (mmedit 0.x
-passed RGB arrays straight to cv2.imencode, swapping R and B inside the codec [research notes §3.5]; we do not).
+passed RGB arrays straight to cv2.imencode, swapping R and B inside the codec [MMA@725289f4]; we do not).
 """
 
 from __future__ import annotations

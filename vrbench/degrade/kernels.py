@@ -1,7 +1,7 @@
 """Blur kernels of the Real-ESRGAN x4plus pipeline, as closed-form NumPy functions.
 
-Formulas follow BasicSR `basicsr/data/degradations.py` (XPixelGroup/BasicSR @ 8d56e3a) as summarised in our
-research notes: a k x k grid centred on the middle pixel, x = column offset, y = row offset, covariance
+Formulas follow BasicSR `basicsr/data/degradations.py` (XPixelGroup/BasicSR @ 8d56e3a): a k x k
+grid centred on the middle pixel, x = column offset, y = row offset, covariance
 Sigma = R diag(sigma_x^2, sigma_y^2) R^T, quadratic form q = p^T Sigma^-1 p, and every kernel normalised to sum 1.
 All families are point-symmetric, so correlation (what we apply) equals convolution.
 
@@ -131,7 +131,7 @@ def kernel_from_params(params: dict) -> np.ndarray:
 
 
 def opencv_gaussian_sigma(size: int) -> float:
-    """Sigma OpenCV picks for sigma=0: 0.3 ((k - 1) / 2 - 1) + 0.8 (8.0 for k = 51) [research notes §1.1]."""
+    """Sigma OpenCV picks for sigma=0: 0.3 ((k - 1) / 2 - 1) + 0.8 (8.0 for k = 51) [OpenCV getGaussianKernel]."""
     return 0.3 * ((check_kernel_size(size) - 1) / 2 - 1) + 0.8
 
 

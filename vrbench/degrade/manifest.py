@@ -15,18 +15,24 @@ from pathlib import Path
 
 import numpy as np
 
+from vrbench.degrade.ops import lookup
 from vrbench.errors import InputError
+from vrbench.seeds import derive_seed
 
 FORMAT = "vrbench.degrade.manifest/1"
-STAGE_OPS = ("usm", "blur", "resize", "noise", "jpeg", "video", "shuffle", "subsample", "quantize")
 
 
 def frames_sha256(frames: np.ndarray) -> str:
     """sha256 of a uint8 (T, H, W, 3) clip: its shape as text, then its bytes in C order."""
     frames = np.ascontiguousarray(frames, dtype=np.uint8)
-    digest = hashlib.sha256("x".join(map(str, frames.shape)).encode() + b":")
+    digest = clip_digest(frames.shape)
     digest.update(frames.tobytes())
     return digest.hexdigest()
+
+
+def clip_digest(shape: tuple[int, ...]):
+    """The `frames_sha256` digest of a clip of `shape` before its bytes: feed it the frames chunk by chunk."""
+    return hashlib.sha256("x".join(map(str, shape)).encode() + b":")
 
 
 def library_versions() -> dict:
@@ -44,25 +50,23 @@ def library_versions() -> dict:
             "libjpeg": jpeg_library(), **codec_versions()}
 
 
-def build_manifest(card, *, seed: int, clip_id: str, scale: int, gt: np.ndarray, lq: np.ndarray, stages: list,
-                   conversions: list[str], original_shape: tuple, device: str) -> dict:
-    """Assemble the JSON-serialisable manifest of one degraded clip."""
+def build_manifest(card, *, seed: int, clip_id: str, scale: int, gt_shape: tuple, gt_sha256: str, lq: np.ndarray,
+                   stages: list, conversions: list[str], original_shape: tuple, device: str, chunk: int) -> dict:
+    """Assemble the JSON-serialisable manifest of one degraded clip (`gt_shape`: the GT as degraded, after the
+    conversions; `chunk`: frames per batch of the pipeline, recorded because batching fixes the float order)."""
     import torch
-
-    from vrbench.degrade.pipeline import CHUNK
-    from vrbench.degrade.sampling import clip_seed
 
     return {
         "format": FORMAT,
         "preset": card.as_dict(),
-        "seed": int(seed), "clip_id": clip_id, "clip_seed": clip_seed(seed, clip_id), "scale": int(scale),
-        "gt": {"frames": int(gt.shape[0]), "height": int(gt.shape[1]), "width": int(gt.shape[2]),
-               "sha256": frames_sha256(gt), "input_shape": [int(s) for s in original_shape],
+        "seed": int(seed), "clip_id": clip_id, "clip_seed": derive_seed(seed, clip_id), "scale": int(scale),
+        "gt": {"frames": int(gt_shape[0]), "height": int(gt_shape[1]), "width": int(gt_shape[2]),
+               "sha256": gt_sha256, "input_shape": [int(s) for s in original_shape],
                "conversions": list(conversions)},
         "lq": {"frames": int(lq.shape[0]), "height": int(lq.shape[1]), "width": int(lq.shape[2]),
                "sha256": frames_sha256(lq), "frame_sha256": [frames_sha256(f[None]) for f in lq]},
         "stages": stages,
-        "environment": {"device": str(device), "torch_threads": torch.get_num_threads(), "chunk": CHUNK,
+        "environment": {"device": str(device), "torch_threads": torch.get_num_threads(), "chunk": int(chunk),
                         "platform": platform.platform(), "versions": library_versions()},
     }
 
@@ -76,66 +80,19 @@ def check_manifest(manifest: dict) -> None:
     if missing:
         raise InputError("manifest lacks required fields", expected=missing, found=sorted(manifest))
     for i, stage in enumerate(manifest["stages"]):
-        op = stage.get("op") if isinstance(stage, dict) else None
-        if op not in STAGE_OPS:
-            raise InputError(f"manifest stage {i} has an unknown op", expected=STAGE_OPS, found=op)
+        op = lookup(stage.get("op") if isinstance(stage, dict) else None, f"manifest stage {i}")
+        where = f"manifest stage {i} ({op.name})"
+        if not op.per_frame:
+            if op.check_entry is not None:
+                op.check_entry(stage, where)
+            continue
         frames = stage.get("frames")
-        if op in ENTRY_CHECKS and (not isinstance(frames, list) or len(frames) != manifest["gt"]["frames"]):
-            raise InputError(f"manifest stage {i} ({op}) needs one entry per frame", expected=manifest["gt"]["frames"],
+        if not isinstance(frames, list) or len(frames) != manifest["gt"]["frames"]:
+            raise InputError(f"{where} needs one entry per frame", expected=manifest["gt"]["frames"],
                              found=len(frames) if isinstance(frames, list) else frames)
-        if op in ENTRY_CHECKS:
-            for j, entry in enumerate(frames):
-                if entry is not None:
-                    ENTRY_CHECKS[op](entry, f"manifest stage {i} ({op}), frame {j}")
-        elif op == "video":
-            check_video_stage(stage, f"manifest stage {i} (video)")
-
-
-def is_number(value: object, low: float, high: float) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
-
-
-def check_blur_entry(entry: dict, where: str) -> None:
-    from vrbench.degrade.kernels import kernel_from_params
-
-    try:
-        kernel_from_params(entry)
-    except KeyError as e:
-        raise InputError("blur entry lacks a parameter", file=where, expected=str(e), found=sorted(entry)) from e
-
-
-def check_resize_entry(entry: dict, where: str) -> None:
-    from vrbench.degrade.presets import INTERPOLATIONS
-
-    ok = entry.get("mode") in INTERPOLATIONS and all(isinstance(entry.get(k), int) and entry[k] >= 1
-                                                     for k in ("height", "width"))
-    if not ok:
-        raise InputError("bad resize entry", file=where, expected=f"mode in {INTERPOLATIONS}, height/width >= 1",
-                         found=entry)
-
-
-def check_noise_entry(entry: dict, where: str) -> None:
-    level = "sigma" if entry.get("kind") == "gaussian" else "scale"
-    ok = (entry.get("kind") in ("gaussian", "poisson") and is_number(entry.get(level), 0, 1e4)
-          and isinstance(entry.get("seed"), int) and entry["seed"] >= 0 and isinstance(entry.get("gray"), bool))
-    if not ok:
-        raise InputError("bad noise entry", file=where, expected="kind, sigma/scale >= 0, integer seed, gray flag",
-                         found=entry)
-
-
-def check_jpeg_entry(entry: dict, where: str) -> None:
-    if not (isinstance(entry.get("quality"), int) and 1 <= entry["quality"] <= 100):
-        raise InputError("bad JPEG quality", file=where, expected="an integer in [1, 100]", found=entry.get("quality"))
-
-
-def check_video_stage(stage: dict, where: str) -> None:
-    if not (isinstance(stage.get("codec"), str) and is_number(stage.get("bitrate"), 1000, 1e9)):
-        raise InputError("bad video stage", file=where, expected="codec name and bitrate in [1e3, 1e9]",
-                         found={k: stage.get(k) for k in ("codec", "bitrate")})
-
-
-ENTRY_CHECKS = {"blur": check_blur_entry, "resize": check_resize_entry, "noise": check_noise_entry,
-                "jpeg": check_jpeg_entry}
+        for j, entry in enumerate(frames):
+            if entry is not None:
+                op.check_entry(entry, f"{where}, frame {j}")
 
 
 def environment_differences(manifest: dict, device: str) -> str:

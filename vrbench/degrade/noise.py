@@ -20,7 +20,7 @@ import numpy as np
 
 from vrbench.degrade.libclock import library_call
 
-# torchvision rgb_to_grayscale weights, used for gray Poisson noise in the PyTorch pipeline [research notes §2.2]
+# torchvision rgb_to_grayscale weights, used for gray Poisson noise in the PyTorch pipeline [BSR]
 LUMA = (0.2989, 0.587, 0.114)
 GUIDE_BINS = 1024  # guide-table resolution for the Poisson CDF inversion (speed only; results are exact)
 

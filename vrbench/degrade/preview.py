@@ -10,48 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from vrbench.degrade.ops import OPS
+
 PreviewItem = tuple[np.ndarray, np.ndarray, dict]  # (GT uint8 (T, H, W, 3), LQ uint8 (T, h, w, 3), manifest)
-
-
-def describe_entry(op: str, entry: dict | None) -> str:
-    """One frame's parameters of one per-frame stage as a short line."""
-    if entry is None:
-        return f"{op}: skipped"
-    if op == "blur":
-        if entry["kind"] == "sinc":
-            return f"blur sinc k={entry['size']} omega={entry['omega']:.2f}"
-        shape = "".join(f" {k}={entry[k]:.2f}" for k in ("sigma_x", "sigma_y", "theta", "beta") if k in entry)
-        return f"blur {entry['kind']} k={entry['size']}{shape}"
-    if op == "resize":
-        scale = f" x{entry['scale']:.2f}" if "scale" in entry else ""
-        return f"resize {entry['mode']}{scale} -> {entry['width']}x{entry['height']}"
-    if op == "noise":
-        level = f"sigma={entry['sigma']:.1f}" if entry["kind"] == "gaussian" else f"scale={entry['scale']:.2f}"
-        return f"noise {entry['kind']} {level}{' gray' if entry['gray'] else ''}"
-    return f"jpeg q={entry['quality']}"
 
 
 def describe_stages(manifest: dict, frame: int = 0) -> list[str]:
     """The manifest's stages with frame `frame`'s parameters, one line each."""
-    lines = []
-    for stage in manifest["stages"]:
-        op = stage["op"]
-        if stage.get("purpose") == "align":
-            entry = stage["frames"][frame]
-            lines.append("align to frame 0 size" + ("" if entry is None else f" -> {entry['width']}x{entry['height']}"))
-        elif "frames" in stage:
-            lines.append(describe_entry(op, stage["frames"][frame]))
-        elif op == "video":
-            lines.append(f"video {stage['encoder']} ({stage['codec']}) {stage['bitrate'] / 1000:.0f} kbit/s")
-        elif op == "shuffle":
-            first = stage["second_group_first"]
-            swapped = first[frame] if isinstance(first, list) else first
-            lines.append(f"shuffle: {'second' if swapped else 'first'} group first")
-        elif op == "usm":
-            lines.append(f"usm k={stage['size']} weight={stage['weight']} threshold={stage['threshold']}")
-        else:
-            lines.append(op)
-    return lines
+    return [OPS[stage["op"]].describe(stage, frame) for stage in manifest["stages"]]
 
 
 def centre_crop(frame: np.ndarray, size: int) -> np.ndarray:

@@ -107,20 +107,28 @@ def video(frames: list[np.ndarray], stage: dict) -> list[np.ndarray]:
     return [f.astype(np.float32) / 255 for f in decoded]
 
 
-PER_FRAME = {"blur": blur, "resize": resize, "noise": add_noise, "jpeg": jpeg}
-WHOLE_STAGE = {"usm": unsharp_mask, "quantize": quantize, "subsample": subsample}
+def each_frame(fn):
+    """A per-frame stage: fn(frame, entry) where the frame has an entry, the frame itself where it has none."""
+    return lambda frames, stage: [f if e is None else fn(f, e) for f, e in zip(frames, stage["frames"], strict=True)]
+
+
+def every_frame(fn):
+    """A stage with one setting for all frames: fn(frame, stage) on each."""
+    return lambda frames, stage: [fn(f, stage) for f in frames]
+
+
+# Keyed by the names of `ops.OPS` (a test checks the two name sets agree); the implementations are independent.
+REFERENCE = {
+    "usm": every_frame(unsharp_mask), "blur": each_frame(blur), "resize": each_frame(resize),
+    "noise": each_frame(add_noise), "jpeg": each_frame(jpeg), "video": video,
+    "shuffle": lambda frames, stage: frames,  # a marker: the stages it orders follow it
+    "subsample": every_frame(subsample), "quantize": every_frame(quantize),
+}
 
 
 def apply_stage(frames: list[np.ndarray], stage: dict) -> list[np.ndarray]:
     """One manifest stage on (H, W, 3) float32 frames, frame by frame (the video stage takes the whole clip)."""
-    op = stage["op"]
-    if op == "video":
-        return video(frames, stage)
-    if op in WHOLE_STAGE:
-        return [WHOLE_STAGE[op](f, stage) for f in frames]
-    if op in PER_FRAME:
-        return [f if e is None else PER_FRAME[op](f, e) for f, e in zip(frames, stage["frames"], strict=True)]
-    return frames
+    return REFERENCE[stage["op"]](frames, stage)
 
 
 def run_reference(gt: np.ndarray, stages: list[dict]) -> np.ndarray:

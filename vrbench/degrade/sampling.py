@@ -1,4 +1,5 @@
-"""Draw every parameter of a preset for one clip, in a fixed order, from one seeded generator.
+"""Draw every parameter of a preset for one clip, in a fixed order, from one seeded generator: the samplers of the
+operation table (`ops.py` holds the table and walks a card's stages through it).
 
 The result is the list of manifest stages: each per-frame stage holds one entry per frame (None where the stage
 does not run on that frame), clip-level stages (video compression) hold their parameters directly. Executing the
@@ -7,29 +8,21 @@ stages needs nothing else, so replaying a manifest never touches this module's R
 Draw order: stages in card order; inside a stage, the per-clip choices first, then the per-frame values frame by
 frame. In `independent` mode every frame repeats the whole draw of a stage; in `constant` mode continuous values
 are drawn once; in `drift` mode they random-walk: p_{i+1} = clip(p_i + U(-step, step), range) [RealBasicVSR paper
-and MMA@725289f4 random_degradations.py; research notes §3.3].
+and MMA@725289f4 mmedit/datasets/pipelines/random_degradations.py].
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from vrbench.degrade.kernels import opencv_gaussian_sigma
-from vrbench.degrade.presets import Preset
 from vrbench.errors import InputError
+from vrbench.seeds import SEED_BITS
 
 Size = tuple[int, int]
-SEED_BITS = 63
-
-
-def clip_seed(seed: int, clip_id: str) -> int:
-    """Seed of one clip: the first 63 bits of sha256('<seed>:<clip_id>'), stable across processes and platforms."""
-    digest = hashlib.sha256(f"{int(seed)}:{clip_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> (64 - SEED_BITS)
 
 
 @dataclass
@@ -135,7 +128,7 @@ def sample_noise(ctx: Context, spec: dict, frames: list[int]) -> list[dict]:
 def sample_jpeg(ctx: Context, spec: dict, frames: list[int]) -> list[dict]:
     bounds, n = spec["quality"], len(frames)
     qualities = walk(ctx, ctx.rng.uniform(*bounds), bounds, spec.get("step", 0), n)
-    # libjpeg takes an integer quality; the walk stays continuous and is rounded per frame [research notes §3.3]
+    # libjpeg takes an integer quality; the walk stays continuous and is rounded per frame [MMA@725289f4]
     return [{"quality": int(round(q)), "quality_walk": q} for q in qualities]
 
 
@@ -153,7 +146,7 @@ def sample_video(ctx: Context, spec: dict) -> dict:
 def align_sizes(ctx: Context) -> list[dict]:
     """A resize stage bringing every frame to frame 0's size before video compression, or nothing if they agree.
 
-    Frames whose size drifted would be rescaled by PyAV with swscale SWS_BILINEAR [research notes §3.3]; we make
+    Frames whose size drifted would be rescaled by PyAV with swscale SWS_BILINEAR [MMA@725289f4]; we make
     that step an explicit bilinear resize of our own so it is recorded and does not depend on swscale.
     """
     height, width = ctx.sizes[0]
@@ -168,74 +161,22 @@ def put(entries: list[dict], key: str, values: list[float]) -> None:
         entry[key] = value
 
 
-PER_FRAME_SAMPLERS = {"blur": sample_blur, "resize": sample_resize, "noise": sample_noise, "jpeg": sample_jpeg}
+def sample_usm(ctx: Context, spec: dict, frames: list[int]) -> list[dict]:
+    return [{"op": "usm", "size": spec["size"], "sigma": opencv_gaussian_sigma(spec["size"]),
+             "weight": spec["weight"], "threshold": spec["threshold"]}]
 
 
-# ---- the whole clip ---------------------------------------------------------------------------------------------
-def sample_stages(preset: Preset, seed: int, clip_id: str, num_frames: int, size: Size, scale: int) -> list[dict]:
-    """All manifest stages of one clip of `num_frames` frames of `size` = (H, W), H and W multiples of `scale`."""
-    output_size = (size[0] // scale, size[1] // scale)
-    ctx = Context(np.random.Generator(np.random.PCG64(clip_seed(seed, clip_id))), preset.temporal, scale,
-                  output_size, [tuple(size)] * num_frames)
-    frames = list(range(num_frames))
-    stages = [stage for spec in preset.stages for stage in sample_stage(ctx, spec, frames)]
-    if set(ctx.sizes) != {output_size}:
-        raise InputError("preset does not end at the LQ size", file=preset.name, expected=output_size,
-                         found=sorted(set(ctx.sizes)), hint="end the card with a resize to 'output' or a subsample")
-    return stages
+def sample_quantize(ctx: Context, spec: dict, frames: list[int]) -> list[dict]:
+    return [{"op": "quantize"}]
 
 
-def sample_stage(ctx: Context, spec: dict, frames: list[int]) -> list[dict]:
-    """Manifest stages for one card stage applied to `frames` (others get None entries)."""
-    op = spec["op"]
-    if op == "usm":
-        return [{"op": "usm", "size": spec["size"], "sigma": opencv_gaussian_sigma(spec["size"]),
-                 "weight": spec["weight"], "threshold": spec["threshold"]}]
-    if op == "quantize":
-        return [{"op": "quantize"}]
-    if op == "subsample":
-        return [sample_subsample(ctx, spec)]
-    if op == "video":
-        return [*align_sizes(ctx), sample_video(ctx, spec)]
-    if op == "shuffle":
-        return sample_shuffle(ctx, spec, frames)
-    entries: list[dict | None] = [None] * len(ctx.sizes)
-    sampler = PER_FRAME_SAMPLERS[op]
-    if ctx.temporal == "independent":
-        for i in frames:
-            entries[i] = sampler(ctx, spec, [i])[0]
-    else:
-        for i, entry in zip(frames, sampler(ctx, spec, frames), strict=True):
-            entries[i] = entry
-    if op == "resize":
-        ctx.sizes = [s if e is None else (e["height"], e["width"]) for s, e in zip(ctx.sizes, entries, strict=True)]
-    return [{"op": op, "frames": entries}]
+def sample_video_stage(ctx: Context, spec: dict, frames: list[int]) -> list[dict]:
+    return [*align_sizes(ctx), sample_video(ctx, spec)]
 
 
-def sample_subsample(ctx: Context, spec: dict) -> dict:
+def sample_subsample(ctx: Context, spec: dict, frames: list[int]) -> list[dict]:
     offset = spec.get("offset", 0)
     if offset >= ctx.scale:
         raise InputError("subsample offset must be smaller than the scale", expected=f"< {ctx.scale}", found=offset)
     ctx.sizes = [(-(-(h - offset) // ctx.scale), -(-(w - offset) // ctx.scale)) for h, w in ctx.sizes]
-    return {"op": "subsample", "step": ctx.scale, "offset": offset}
-
-
-def sample_shuffle(ctx: Context, spec: dict, frames: list[int]) -> list[dict]:
-    """Two groups in random order (1/2 each). Orders are per frame only in independent mode without a clip-level
-    stage; frames run in slots [second group | first group | second group] so each frame sees its own order."""
-    first, second = spec["groups"]
-    per_frame = ctx.temporal == "independent" and not any(s["op"] == "video" for g in spec["groups"] for s in g)
-    if per_frame:
-        swapped = {i: bool(ctx.rng.random() < 0.5) for i in frames}
-    else:
-        swap = bool(ctx.rng.random() < 0.5)
-        swapped = dict.fromkeys(frames, swap)
-    marker = {"op": "shuffle", "per": "frame" if per_frame else "clip",
-              "second_group_first": [swapped[i] for i in frames] if per_frame else swapped[frames[0]]}
-    stages = [marker]
-    before = [i for i in frames if swapped[i]]
-    after = [i for i in frames if not swapped[i]]
-    for subset, group in ((before, second), (frames, first), (after, second)):
-        for sub in group if subset else ():
-            stages.extend(sample_stage(ctx, sub, subset))
-    return stages
+    return [{"op": "subsample", "step": ctx.scale, "offset": offset}]
