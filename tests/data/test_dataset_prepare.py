@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -182,3 +183,72 @@ def test_status_is_prepared_partial_or_missing(tmp_path, bbb_frames, monkeypatch
     status = dataset_status(card)
     assert status.state == "partial" and "files missing" in status.detail
     assert json.loads((tmp_path / "udm10" / "manifest.json").read_text())["dataset"] == "udm10"
+
+
+def _gt_to_crop(src, bbb_frames):
+    """One GT-only clip of 20 frames (more than one chunk) whose 34x50 size is not a multiple of the x4 scale."""
+    from dataset_replicas import clip_frames, write_pngs
+
+    frames = clip_frames(bbb_frames, 3, frames=20, hw=(34, 50))
+    write_pngs(src / "YouHQ40" / "odd", frames)
+    return frames
+
+
+def _pair_to_decode(src, bbb_frames, frames=20):
+    """A GT in a lossless container and its LQ as JPEG frames: both sides are decoded and written as PNG."""
+    import cv2
+    from dataset_replicas import clip_frames
+
+    from vrbench.video import write_video_lossless
+
+    gt = clip_frames(bbb_frames, 5, frames=frames, hw=(88, 120))
+    write_video_lossless(gt, src / "GT" / "vid.mkv")
+    (src / "LQ" / "vid").mkdir(parents=True)
+    for i, frame in enumerate(gt[:, ::4, ::4]):
+        cv2.imwrite(str(src / "LQ" / "vid" / f"{i:03d}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return gt
+
+
+def _files_digest(manifest):
+    return hashlib.sha256(json.dumps(manifest["files"], sort_keys=True).encode()).hexdigest()
+
+
+# sha256 of the sorted {file: sha256} list of the prepared folder, recorded from the implementation that read each
+# clip whole (and rewrote a cropped GT from one array) before prepare wrote clips chunk by chunk
+PREPARED_BEFORE_STREAMING = {
+    "crop": "1a0c10b93ab9ea13377e71df69e08aab4252110a17bd43bd7a048ceb41c601cb",
+    "decode": "0097974884d26324006a76e6f91eb9b80bc3c03622652f67e2e4b7e15e98fc4c",
+}
+
+
+def test_prepare_writes_clips_chunk_by_chunk_with_the_bytes_of_the_whole_clip_writer(tmp_path, bbb_frames):
+    frames = _gt_to_crop(tmp_path / "a", bbb_frames)
+    manifest = prepare_dataset(DATASETS.card("youhq40"), [tmp_path / "a"], dest=tmp_path / "A",
+                               lq_source="degrade:bicubic-x4:3", log=lambda _m: None)
+    assert _files_digest(manifest) == PREPARED_BEFORE_STREAMING["crop"]
+    assert len(manifest["files"]) == 40 and "GT cropped to 48x32" in manifest["clips"]["odd"]["notes"][0]
+    np.testing.assert_array_equal(open_video(tmp_path / "A" / "GT" / "odd").read(), frames[:, :32, :48])
+    gt = _pair_to_decode(tmp_path / "c", bbb_frames)
+    manifest = prepare_dataset(DATASETS.card("folder"), [tmp_path / "c"], dest=tmp_path / "C",
+                               lq_source="released", log=lambda _m: None)
+    assert _files_digest(manifest) == PREPARED_BEFORE_STREAMING["decode"]
+    np.testing.assert_array_equal(open_video(tmp_path / "C" / "GT" / "vid").read(), gt)
+
+
+def test_prepare_holds_a_chunk_of_a_clip_not_the_whole_clip(tmp_path, bbb_frames):
+    import tracemalloc
+
+    gt = _pair_to_decode(tmp_path / "src", bbb_frames, frames=160)  # ten chunks of Video.iter_chunks
+    card = DATASETS.card("folder")
+    # a first run imports what preparing needs, so the measured one counts frames, not module imports
+    prepare_dataset(card, [tmp_path / "src"], dest=tmp_path / "first", lq_source="released", log=lambda _m: None)
+    tracemalloc.start()  # numpy reports its buffers to tracemalloc: decoded frames and chunks are counted
+    try:
+        prepare_dataset(card, [tmp_path / "src"], dest=tmp_path / "out", lq_source="released", log=lambda _m: None)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(list((tmp_path / "out" / "GT" / "vid").iterdir())) == 160
+    # one chunk is a tenth of the clip; decoding it and stacking it hold about two; the whole clip is ten
+    assert peak < 0.4 * gt.nbytes, f"peak {peak} bytes while preparing a clip of {gt.nbytes} bytes"

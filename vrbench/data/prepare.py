@@ -2,9 +2,10 @@
 
 Steps: find the sources (`--from` paths, or the card's downloads), unpack archives safely into a staging folder,
 detect the layout, check every clip, then write `GT/<clip>/00000000.png ...` and `LQ/<clip>/...` (frames renumbered
-in natural order; PNG bytes copied unchanged, other images and videos decoded to PNG) into a folder beside the
-target that replaces it at the end. For a card whose LQ source is `degrade:<preset>:<seed>` the LQ is synthesised
-from the GT with `vrbench.degrade.degrade_clip` and each clip's degradation manifest goes into `manifest.json`.
+in natural order; PNG bytes copied unchanged, other images and videos decoded to PNG chunk by chunk, never a whole
+clip at once) into a folder beside the target that replaces it at the end. For a card whose LQ source is
+`degrade:<preset>:<seed>` the GT is cut to a multiple of the scale as it is written, the LQ is synthesised from it
+with `vrbench.degrade.degrade_clip`, and each clip's degradation manifest goes into `manifest.json`.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from vrbench.data.archive import is_archive, safe_unpack
 from vrbench.data.base import DatasetCard, LQSource, parse_lq_source
 from vrbench.data.checks import ClipReport, DatasetReport, scan_dataset
 from vrbench.errors import InputError
 from vrbench.paths import data_root
-from vrbench.video import Video, list_frame_files, write_frames
+from vrbench.video import Video, list_frame_files, open_video, write_frames
 from vrbench.weights import sha256_file
 
 FORMAT = "vrbench.dataset/1"
@@ -70,19 +73,25 @@ def _stage(sources: list[Path], staging: Path, log: Log) -> Path:
     return staging
 
 
-def _copy_side(video: Video, dst: Path) -> list[str]:
-    """Write one side of a clip as numbered PNGs; returns the source frame names (empty for a video)."""
-    if video.path is not None and video.path.is_dir():
-        files = list_frame_files(video.path)
-        if all(f.suffix.lower() == ".png" for f in files):
-            dst.mkdir(parents=True)
-            for i, f in enumerate(files):
-                shutil.copyfile(f, dst / f"{i:08d}.png")
-        else:
-            write_frames(video.iter_chunks(), dst)
-        return [f.name for f in files]
-    write_frames(video.iter_chunks(), dst)
-    return []
+def _frames(video: Video, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    """The clip chunk by chunk, each cropped to `size` = (height, width) from the top left if given."""
+    for chunk in video.iter_chunks():
+        yield chunk if size is None else chunk[:, : size[0], : size[1]]
+
+
+def _copy_side(video: Video, dst: Path, size: tuple[int, int] | None = None) -> list[str]:
+    """Write one side of a clip as numbered PNGs, chunk by chunk; returns the source frame names (empty for a
+    video). PNG frames are copied byte for byte unless they are cropped to `size`."""
+    if size == video.size:
+        size = None
+    files = list_frame_files(video.path) if video.path is not None and video.path.is_dir() else []
+    if files and size is None and all(f.suffix.lower() == ".png" for f in files):
+        dst.mkdir(parents=True)
+        for i, f in enumerate(files):
+            shutil.copyfile(f, dst / f"{i:08d}.png")
+    else:
+        write_frames(_frames(video, size), dst)
+    return [f.name for f in files]
 
 
 def _side_record(video: Video, root: Path, names: list[str]) -> dict[str, Any]:
@@ -96,18 +105,21 @@ def _side_record(video: Video, root: Path, names: list[str]) -> dict[str, Any]:
     return record
 
 
+def _degradable_size(video: Video, scale: int) -> tuple[int, int]:
+    """(height, width) of the GT cut down to a multiple of the scale (top-left crop), as the LQ synthesis needs."""
+    return video.height - video.height % scale, video.width - video.width % scale
+
+
 def _degrade(clip: ClipReport, lq: LQSource, scale: int, tmp: Path, entry: dict[str, Any]) -> None:
-    """Synthesise the LQ of one clip from its GT (the degradation API takes the whole clip)."""
+    """Synthesise the LQ of one clip from the GT already written (and cropped) in the canonical layout."""
     from vrbench.degrade import degrade_clip
 
-    gt = clip.gt.read()
-    h, w = gt.shape[1] - gt.shape[1] % scale, gt.shape[2] - gt.shape[2] % scale
-    if (h, w) != gt.shape[1:3]:
-        gt = gt[:, :h, :w]
-        entry["notes"].append(f"GT cropped to {w}x{h} (top-left, a multiple of x{scale}) before degrading")
-        shutil.rmtree(tmp / "GT" / clip.name)
-        write_frames(gt, tmp / "GT" / clip.name)
-    frames, manifest = degrade_clip(gt, preset=lq.preset, seed=lq.seed, clip_id=clip.name, scale=scale)
+    gt = open_video(tmp / "GT" / clip.name, name=clip.name)
+    if gt.size != clip.gt.size:
+        entry["notes"].append(f"GT cropped to {gt.width}x{gt.height} (top-left, a multiple of x{scale}) "
+                              "before degrading")
+    # the synthesis API takes the clip as one array (its temporal drift is drawn over the whole clip)
+    frames, manifest = degrade_clip(gt.read(), preset=lq.preset, seed=lq.seed, clip_id=clip.name, scale=scale)
     write_frames(frames, tmp / "LQ" / clip.name)
     entry["lq"] = {"frames": int(frames.shape[0]), "width": int(frames.shape[2]), "height": int(frames.shape[1]),
                    "origin": str(lq)}
@@ -118,7 +130,8 @@ def _write_clip(clip: ClipReport, report: DatasetReport, lq: LQSource, tmp: Path
     entry: dict[str, Any] = {"notes": list(clip.notes), "degradation": None}
     root = report.found.root
     if clip.gt is not None:
-        entry["gt"] = _side_record(clip.gt, root, _copy_side(clip.gt, tmp / "GT" / clip.name))
+        size = _degradable_size(clip.gt, report.card.scale) if lq.kind == "degrade" else None
+        entry["gt"] = _side_record(clip.gt, root, _copy_side(clip.gt, tmp / "GT" / clip.name, size))
     if lq.kind == "degrade":
         _degrade(clip, lq, report.card.scale, tmp, entry)
     elif clip.lq is not None:
