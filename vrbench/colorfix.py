@@ -47,15 +47,14 @@ def adain_fix(out: torch.Tensor, lq_up: torch.Tensor, eps: float = 1e-5) -> torc
 
 def colour_fix(out_u8, lq_u8, mode: str):
     """Apply a colour fix to uint8 (T, H, W, 3) output frames given the uint8 LQ frames; returns uint8."""
-    import numpy as np
+    from vrbench.metrics.engine import to_tensor
 
     if mode == "none":
         return out_u8
     fix = {"wavelet": wavelet_fix, "adain": adain_fix}.get(mode)
     if fix is None:
         raise ValueError(f"unknown colour fix '{mode}': expected none, wavelet or adain")
-    o = torch.from_numpy(np.ascontiguousarray(out_u8)).permute(0, 3, 1, 2).float() / 255.0
-    lq = torch.from_numpy(np.ascontiguousarray(lq_u8)).permute(0, 3, 1, 2).float() / 255.0
+    o, lq = to_tensor(out_u8, "cpu"), to_tensor(lq_u8, "cpu")
     lq_up = F.interpolate(lq, size=o.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
     fixed = fix(o, lq_up)
     return (fixed * 255.0).round().byte().permute(0, 2, 3, 1).numpy()

@@ -49,6 +49,17 @@ def test_restoration_is_deterministic_given_a_seed(tiny_ckpt, lq, sampling):
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
+def test_frame_noise_is_seeded_by_derive_seed_and_the_version_is_in_the_config():
+    from vrbench.satb.restore import SAMPLING_VERSION, frame_noise
+    from vrbench.seeds import derive_seed
+
+    draws = frame_noise(7, np.array([3, 4]), (2, 5))(1)
+    expected = torch.randn((2, 5), generator=torch.Generator().manual_seed(derive_seed(7, 4, 1)))
+    assert draws.shape == (1, 2, 2, 5) and torch.equal(draws[0, 1], expected)
+    assert not torch.equal(draws[0, 0], draws[0, 1])
+    assert SAMPLING_VERSION == 2 and SamplingConfig().to_dict()["sampling_version"] == SAMPLING_VERSION
+
+
 def test_zero_steps_is_the_predictor_and_does_not_depend_on_the_seed(tiny_ckpt, lq):
     r = SatbRestorer(tiny_ckpt)
     assert np.array_equal(r.restore_frames(lq[:2], steps=0, seed=0), r.restore_frames(lq[:2], steps=0, seed=5))

@@ -1,4 +1,5 @@
-"""Samplers, guidance and colour fix: the oracle-denoiser invariant, determinism, DTG vs CFG."""
+"""Samplers and guidance: the oracle-denoiser invariant, determinism, DTG vs CFG (the colour fix is tested with
+vrbench.colorfix in tests/test_protocols.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from vrbench.satb.sampling import (
     cfg_denoiser,
     dtg_denoiser,
     sample,
-    wavelet_colour_fix,
-    wavelet_split,
 )
 from vrbench.satb.schedule import satb_timesteps
 
@@ -90,12 +89,3 @@ def test_anneal_ramps():
     assert anneal(0.5, "exponential") < anneal(0.5, "linear")  # exponential keeps the offset for the early steps
     with pytest.raises(ValueError, match="unknown annealing"):
         anneal(0.5, "step")
-
-
-def test_wavelet_split_is_exact_and_colour_fix_takes_low_frequencies_from_the_reference():
-    x, ref = torch.rand(2, 3, 40, 36), torch.rand(2, 3, 40, 36)
-    high, low = wavelet_split(x)
-    assert torch.allclose(high + low, x, atol=1e-6)
-    assert torch.allclose(wavelet_colour_fix(x, x), x, atol=1e-6)
-    fixed = wavelet_colour_fix(x, ref + 0.2)  # a colour shift of the reference moves the result's mean with it
-    assert (fixed - wavelet_colour_fix(x, ref)).mean().item() == pytest.approx(0.2, abs=1e-4)

@@ -1,4 +1,4 @@
-"""SATB schedule invariants (satb.md §4.6): blend weights, the posterior identity, the released timestep rule."""
+"""SATB schedule invariants (docs/satb.md, Invariants): blend weights, the posterior identity, the timestep rule."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_satb_weight_is_one_at_the_start_monotone_and_vanishes(tau_s):
 
 
 def test_satb_weight_on_the_cogvideox_schedule_matches_the_research_note():
-    # satb.md §1.3: w for tau_s = 399 is 0.573 at t=319, 0.318 at 239, 0.160 at 159, 0.061 at 79
+    # docs/satb.md, Blend weights: w for tau_s = 399 is 0.573 at t=319, 0.318 at 239, 0.160 at 159, 0.061 at 79
     snr = cogvideox_snr([399, 319, 239, 159, 79])
     assert np.round(snr[1:] ** -1 * snr[0], 3).tolist() == [0.573, 0.318, 0.160, 0.061]
 
@@ -51,7 +51,7 @@ def test_blend_reduces_to_standard_training_when_the_predictor_is_exact():
 
 @pytest.mark.parametrize("s,t", [(0.55, 0.30), (0.3733, 0.2618), (0.2, 0.05)])
 def test_posterior_identity_by_monte_carlo(s, t):
-    """Sampling q(x_t | x_s = a_s x_p + s_s eps, x_0 = x_gt) gives mean a_t x_b^t and std s_t (satb.md §2)."""
+    """Sampling q(x_t | x_s = a_s x_p + s_s eps, x_0 = x_gt) gives a_t x_b^t, s_t (Kingma et al. 2021, eq. 33)."""
     rng = np.random.default_rng(1)
     n, x_p, x_gt = 400_000, 0.7, -0.4
     x_s = add_noise(x_p, rng.standard_normal(n), s)
@@ -68,7 +68,7 @@ def test_released_timestep_rule():
     assert released_timesteps(3) == [299, 199, 99]
     assert released_timesteps(4) == [399, 299, 199, 99]
     assert released_timesteps(5) == [399, 319, 239, 159, 79]
-    # rectified-flow equivalents, satb.md §4.5
+    # rectified-flow equivalents, docs/satb.md, Timesteps
     assert np.round(satb_timesteps(5), 3).tolist() == [0.554, 0.484, 0.412, 0.332, 0.235]
     assert np.round(satb_timesteps(3), 3).tolist() == [0.467, 0.373, 0.262]
     assert T_MAX >= satb_timesteps(4)[0] > T_MAX - 1e-3

@@ -67,9 +67,10 @@ def stagewise_differences(gt: np.ndarray, stages: list[dict], device: str) -> li
     import torch
 
     from vrbench.degrade import pipeline, reference
+    from vrbench.metrics.engine import to_tensor
 
     dev = torch.device(device)
-    frames = [torch.from_numpy(f).to(dev).permute(2, 0, 1).float() / 255 for f in gt]
+    frames = list(to_tensor(gt, dev))
     out = []
     with torch.no_grad(), pipeline.deterministic_kernels():
         for i, stage in enumerate(stages):

@@ -110,6 +110,7 @@ def apply_video(groups: Groups, stage: dict) -> Groups:
     from vrbench.degrade import ops_torch as ops
     from vrbench.degrade.codec import codec_arguments, compress_video
     from vrbench.errors import InputError
+    from vrbench.metrics.engine import to_tensor
 
     ids = sorted(i for group_ids, _ in groups for i in group_ids)
     frames = gather(groups, ids)
@@ -118,4 +119,4 @@ def apply_video(groups: Groups, stage: dict) -> Groups:
         raise InputError("video compression needs frames of one size", expected="one size", found=sorted(sizes),
                          hint="manifest stages must resize frames to frame 0's size before a video stage")
     decoded = compress_video(ops.to_uint8_hwc(torch.stack(frames)), *codec_arguments(stage))
-    return [(ids, ops.from_uint8_hwc(decoded, frames[0].device))]
+    return [(ids, to_tensor(decoded, frames[0].device))]

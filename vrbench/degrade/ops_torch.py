@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from vrbench.degrade import noise as noise_fields
 from vrbench.degrade.jpeg import jpeg_roundtrip
 from vrbench.degrade.kernels import gaussian_kernel_1d, kernel_from_params, pad_kernel
+from vrbench.metrics.engine import to_tensor  # the one uint8 -> float conversion
 
 _POOL: list = [None, 0, 0]  # [ThreadPoolExecutor, its size, the process that made it]
 FFT_MIN_KERNEL = 13  # blur kernels of this size and larger are applied through the FFT
@@ -239,14 +240,10 @@ def to_uint8_hwc(x: torch.Tensor) -> np.ndarray:
     return (x * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def from_uint8_hwc(frames: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).to(torch.float32) / 255
-
-
 def jpeg(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
     frames = to_uint8_hwc(x)
     decoded = frame_map(lambda i: jpeg_roundtrip(frames[i], entries[i]["quality"]), range(len(entries)))
-    return from_uint8_hwc(np.stack(decoded), x.device)
+    return to_tensor(np.stack(decoded), x.device)
 
 
 def quantize(x: torch.Tensor) -> torch.Tensor:

@@ -257,11 +257,12 @@ def sample_batch(pairs: Pairs, names: list[str], batch: int, patch: int, window:
 
 def batch_to_space(gt: np.ndarray, lq: np.ndarray, scale: int, gain: float):
     """uint8 batches from `sample_batch` -> (x_gt, z_lq) float tensors (B, T, 3 s^2, P, P) in the unshuffled space."""
-    import torch
-
+    from vrbench.metrics.engine import to_tensor
     from vrbench.satb.nets import lq_to_space, to_space
 
-    g = torch.from_numpy(gt).permute(0, 1, 4, 2, 3).float() / 255.0
-    q = torch.from_numpy(lq).permute(0, 1, 4, 2, 3).float() / 255.0
+    def frames(x: np.ndarray):  # (B, T, H, W, 3) uint8 -> (B, T, 3, H, W) float through the one conversion
+        return to_tensor(x.reshape(-1, *x.shape[2:]), "cpu").reshape(*x.shape[:2], 3, *x.shape[2:4])
+
+    g, q = frames(gt), frames(lq)
     z = lq_to_space(q, scale, gain)[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
     return to_space(g, scale, gain), z

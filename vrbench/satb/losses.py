@@ -1,6 +1,6 @@
 """SATB training losses: the diffusion loss on the blended trajectory, the DDC loss and the predictor loss.
 
-One training iteration (satb.md §4.3): draw tau_s, x_p = P(z_lq), draw t <= tau_s, blend
+One training iteration (docs/satb.md, Training step): draw tau_s, x_p = P(z_lq), draw t <= tau_s, blend
 x_b = x_gt + w(t; tau_s)(sg[x_p] - x_gt), noise at t, regress D's x0 estimate on x_gt; DDC noises x_p and x_gt at
 tau_s with one shared eps and matches D's features, with D frozen so that only P learns from it.
 """
@@ -22,11 +22,12 @@ class LossConfig:
     """The training recipe; the ablation variants differ only here (see `VARIANTS`)."""
 
     blend: str = "snr"  # key of schedule.BLEND_WEIGHTS
-    # satb.md §4.3 suggests (1, 0.1); on demo-train that let the normalised DDC term (0.2-0.5) drown the predictor
-    # loss (~0.02) and the predictor fell 1 dB below naive training's on validation, so both terms are kept comparable
+    # docs/satb.md's first recipe had (1, 0.1); on demo-train that let the normalised DDC term (0.2-0.5) drown the
+    # predictor loss (~0.02) and the predictor fell 1 dB below naive training's on validation, so both terms are kept
+    # comparable
     lambda_ddc: float = 0.1
     lambda_pred: float = 1.0
-    stopgrad_blend: bool = True  # sg[x_p] in the blend (satb.md §4.3 step 5)
+    stopgrad_blend: bool = True  # sg[x_p] in the blend (docs/satb.md, Training step 5)
     cond_dropout: float = 0.1  # null LQ condition, so D also has an unconditional mode for CFG / DTG
     t_max: float = T_MAX
     ddc_batch: int = 4  # DDC on the first samples of the batch only: it costs two more passes of D
@@ -64,7 +65,7 @@ def diffusion_loss(x0_hat: torch.Tensor, x_gt: torch.Tensor) -> torch.Tensor:
 
 
 def predictor_loss(x_p: torch.Tensor, x_gt: torch.Tensor) -> torch.Tensor:
-    """Direct predictor loss ||x_p - x_gt||^2 (satb.md §4.3 step 9)."""
+    """Direct predictor loss ||x_p - x_gt||^2 (docs/satb.md, Training step 9)."""
     return (x_p - x_gt).pow(2).mean()
 
 
@@ -86,7 +87,7 @@ def _b(t: torch.Tensor) -> torch.Tensor:
 
 
 def draw_times(batch: int, t_max: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """tau_s ~ U(T_MIN, t_max], t ~ U(T_MIN, tau_s] (satb.md §4.3 steps 2 and 4)."""
+    """tau_s ~ U(T_MIN, t_max], t ~ U(T_MIN, tau_s] (docs/satb.md, Training steps 2 and 4)."""
     tau_s = T_MIN + (t_max - T_MIN) * torch.rand(batch, generator=generator)
     t = T_MIN + (tau_s - T_MIN) * torch.rand(batch, generator=generator)
     return tau_s, t

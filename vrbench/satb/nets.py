@@ -1,15 +1,17 @@
 """The two small networks of the built-in SATB restorer and the pixel-unshuffle space they work in.
 
 Both run at LQ resolution on pixel-unshuffle(HR, scale) tensors, an exactly invertible stand-in for the VAE latent of
-SATB-VR (satb.md §4.2). Layers mix space with 3x3 convolutions and time with (3, 1, 1) convolutions over frames, so a
-clip of any length T >= 1 goes through (frames are replicate-padded in time). Tensors are (B, T, C, h, w).
+SATB-VR (arXiv 2606.28677; docs/satb.md, Networks). Layers mix space with 3x3 convolutions and time with (3, 1, 1)
+convolutions over frames, so a clip of any length T >= 1 goes through (frames are replicate-padded in time). Tensors are
+(B, T, C, h, w).
 
 - `Predictor` P: z_lq -> x_p = z_lq + r(z_lq), the "offset-corrected latent"; it does not see tau_s, as in the
-  released code, which fixes the predictor's timestep (satb.md §1.2.2).
+  released code, which fixes the predictor's timestep (chenxx89/SATB-VR@824dc19: predictor_t = 399).
 - `Denoiser` D: (x_t, t, z_lq) -> x0 estimate. It is EDM-preconditioned (Karras et al. 2022, Table 1) on the
   residual x0 - z_lq rather than on x0, so that at every noise level an untrained D already returns roughly the
   upsampled LQ and the few CPU training steps go into the correction; with the null condition (z_lq = 0) this is
-  plain EDM. `features` returns the outputs of its four stages, the feature set DDC compares (satb.md §1.4).
+  plain EDM. `features` returns the outputs of its four stages, the feature set DDC compares (SATB-VR framework
+  figure (c)), arXiv 2606.28677.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ def from_space(z: torch.Tensor, scale: int, gain: float = 2.0) -> torch.Tensor:
 
 
 def lq_to_space(lq: torch.Tensor, scale: int, gain: float = 2.0) -> torch.Tensor:
-    """LQ (B, T, 3, h, w) in [0, 1] -> z_lq: bicubic x scale (replicate borders), then `to_space` (satb.md §1.2.1)."""
+    """LQ (B, T, 3, h, w) in [0, 1] -> z_lq: bicubic x scale (replicate borders), then `to_space` (as the upsampling
+    before the VAE in chenxx89/SATB-VR@824dc19 inference.py)."""
     b, t = lq.shape[:2]
     up = F.interpolate(lq.flatten(0, 1), scale_factor=scale, mode="bicubic", align_corners=False)
     return to_space(up.unflatten(0, (b, t)), scale, gain)
@@ -117,7 +120,7 @@ class ResBlock(nn.Module):
 
 # ---- networks -------------------------------------------------------------------------------------------------------
 class Predictor(nn.Module):
-    """P: z_lq -> x_p = z_lq + r(z_lq), a residual ResNet at LQ resolution (satb.md §4.2)."""
+    """P: z_lq -> x_p = z_lq + r(z_lq), a residual ResNet at LQ resolution (docs/satb.md, Networks)."""
 
     def __init__(self, cfg: NetConfig) -> None:
         super().__init__()
@@ -138,7 +141,7 @@ class Predictor(nn.Module):
 
 
 class Denoiser(nn.Module):
-    """D: (x_t, t, z_lq) -> x0 estimate; a two-level U-Net whose input is concat(x_t, z_lq) (satb.md §4.2)."""
+    """D: (x_t, t, z_lq) -> x0 estimate; a two-level U-Net whose input is concat(x_t, z_lq) (docs/satb.md, Networks)."""
 
     def __init__(self, cfg: NetConfig) -> None:
         super().__init__()

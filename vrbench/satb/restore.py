@@ -3,9 +3,9 @@ streamed over time in overlapping chunks.
 
 Each chunk of `chunk` output frames is computed with `overlap` extra LQ frames on both sides as temporal context,
 and only its own frames are kept. The Gaussian noise of every frame is drawn from a generator seeded by
-(seed, frame index, draw), so overlapping chunks see the same noise and the result does not depend on the chunking
-beyond the context window. A clip shorter than the 3-frame training window is handled by replicate padding in time
-(inside the networks); a 1-frame clip works.
+`vrbench.seeds.derive_seed(seed, frame index, draw)`, so overlapping chunks see the same noise and the result does
+not depend on the chunking beyond the context window. A clip shorter than the 3-frame training window is handled by
+replicate padding in time (inside the networks); a 1-frame clip works.
 """
 
 from __future__ import annotations
@@ -17,8 +17,16 @@ from typing import Any
 import numpy as np
 
 from vrbench.errors import InputError
-from vrbench.satb.sampling import Denoise, cfg_denoiser, dtg_denoiser, sample, wavelet_colour_fix
+from vrbench.satb.sampling import Denoise, cfg_denoiser, dtg_denoiser, sample
 from vrbench.satb.schedule import T_MAX, satb_timesteps, uniform_timesteps
+from vrbench.seeds import derive_seed
+
+# Version of what sampling a checkpoint computes for given options; part of `SamplingConfig.to_dict`, so of the
+# method config and the output cache key. Bump it whenever the same checkpoint, options, steps and seed give
+# different outputs.
+#   1: per-frame noise seeded by (seed * 1_000_003 + frame * 9_973 + draw) mod (2^63 - 1)
+#   2: per-frame noise seeded by derive_seed(seed, frame, draw); wavelet colour fix from vrbench.colorfix
+SAMPLING_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -38,17 +46,17 @@ class SamplingConfig:
     overlap: int = 2
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "sampling_version": SAMPLING_VERSION}
 
 
 def frame_noise(seed: int, frames: np.ndarray, shape: tuple[int, ...], dtype=None):
-    """noise(k): (1, T, *shape) standard normal draws, frame f's from a generator seeded by (seed, f, k)."""
+    """noise(k): (1, T, *shape) standard normal draws, frame f's from a generator seeded by derive_seed(seed, f, k)."""
     import torch
 
     def noise(k: int):
         draws = []
         for f in frames:
-            g = torch.Generator().manual_seed((int(seed) * 1_000_003 + int(f) * 9_973 + k) % (2**63 - 1))
+            g = torch.Generator().manual_seed(derive_seed(int(seed), int(f), int(k)))
             draws.append(torch.randn(shape, generator=g, dtype=dtype or torch.float32))
         return torch.stack(draws)[None]
 
@@ -126,10 +134,12 @@ def restore_array(predictor, denoiser, s: SamplingConfig, lq: np.ndarray, *, ste
     """uint8 LQ (T, h, w, 3) -> uint8 (T, h s, w s, 3): x_p = P(z_lq), then `steps` sampler steps (0: x_p)."""
     import torch
 
+    from vrbench.colorfix import wavelet_fix
+    from vrbench.metrics.engine import to_tensor
     from vrbench.satb.nets import from_space, lq_to_space, pad_to_multiple
 
     with torch.inference_mode():
-        q = torch.from_numpy(np.ascontiguousarray(lq)).to(device).permute(0, 3, 1, 2).float()[None] / 255.0
+        q = to_tensor(lq, device)[None]
         scale, gain = predictor.cfg.scale, predictor.cfg.gain
         z_lq, (ph, pw) = pad_to_multiple(lq_to_space(q, scale, gain), 2)
         ts = sampling_times(steps, s)
@@ -139,7 +149,7 @@ def restore_array(predictor, denoiser, s: SamplingConfig, lq: np.ndarray, *, ste
         out = from_space(x[..., : x.shape[-2] - ph, : x.shape[-1] - pw], scale, gain)[0]
         if s.colour_fix == "wavelet":
             up = from_space(z_lq[..., : z_lq.shape[-2] - ph, : z_lq.shape[-1] - pw], scale, gain)[0]
-            out = wavelet_colour_fix(out, up)
+            out = wavelet_fix(out, up)
         out = (out.clamp(0, 1) * 255.0).round().to(torch.uint8)
     return out.permute(0, 2, 3, 1).cpu().numpy()
 

@@ -1,6 +1,7 @@
 """Few-step samplers for the SATB restorer, k-diffusion style: `denoise(x, t) -> x0` plus a list of times.
 
-All samplers start from the jump-started state x_{tau_S} = alpha x_p + sigma eps (SATB-VR inference, satb.md §1.2.3)
+All samplers start from the jump-started state x_{tau_S} = alpha x_p + sigma eps (SATB-VR, arXiv 2606.28677;
+chenxx89/SATB-VR@824dc19 `add_noise`)
 or, for the SDEdit baseline, from the noised upsampled LQ. The last step returns the x0 estimate itself, as the
 released scheduler does when the previous timestep is -1. `noise(k)` returns the k-th Gaussian draw shaped like x,
 so a sampler is deterministic given its noise source.
@@ -22,7 +23,7 @@ Noise = Callable[[int], torch.Tensor]
 def sample_ddim(denoise: Denoise, x: torch.Tensor, ts: list[float], noise: Noise | None = None,
                 eta: float = 0.0) -> torch.Tensor:
     """DDIM (Song et al. 2021, eq. 12) on rectified flow; eta = 1 samples the forward posterior q(x_s | x_t, x0)
-    (the DDPM step, satb.md §2), eta = 0 is deterministic."""
+    (the DDPM step; Kingma et al. 2021, eq. 33), eta = 0 is deterministic."""
     for i, t in enumerate(ts):
         x0 = denoise(x, t)
         if i == len(ts) - 1:
@@ -37,7 +38,7 @@ def sample_ddim(denoise: Denoise, x: torch.Tensor, ts: list[float], noise: Noise
 
 
 def sample_dpmpp_2m_sde(denoise: Denoise, x: torch.Tensor, ts: list[float], noise: Noise) -> torch.Tensor:
-    """DPM-Solver++(2M) SDE (Lu et al. 2022; SATB-VR's CogVideoXDPMScheduler.step, satb.md §1.2.6), lambda = log(a/s):
+    """DPM-Solver++(2M) SDE (Lu et al. 2022; chenxx89/SATB-VR@824dc19 CogVideoXDPMScheduler.step), lambda = log(a/s):
     x_s = (s_s/s_t) e^-h x_t + a_s (1 - e^-2h) D + s_s sqrt(1 - e^-2h) z, D the 2nd-order x0 extrapolation."""
     x0_old, h_old = None, None
     for i, t in enumerate(ts):
@@ -64,7 +65,7 @@ SAMPLERS: dict[str, Callable] = {
 
 
 def jump_start(x_p: torch.Tensor, t_start: float, noise: Noise) -> torch.Tensor:
-    """SATB-VR's start state x_{tau_S} = alpha x_p + sigma eps (`add_noise(x_p, eps, tau_S)`, satb.md §1.2.3)."""
+    """SATB-VR's start state x_{tau_S} = alpha x_p + sigma eps (chenxx89/SATB-VR@824dc19 `add_noise`)."""
     return add_noise(x_p, noise(0), t_start)
 
 
@@ -113,26 +114,3 @@ def dtg_denoiser(cond: Denoise, uncond: Denoise, scale: float, delta: float, t_s
         return u + alpha_t * (cond(x, t) - u)
 
     return denoise
-
-
-# ---- colour fix -----------------------------------------------------------------------------------------------------
-def _wavelet_blur(x: torch.Tensor, dilation: int) -> torch.Tensor:
-    """3x3 binomial blur with holes (a trous), replicate borders; x is (N, C, H, W)."""
-    k = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device)
-    k = (k[:, None] * k[None, :] / 16).expand(x.shape[1], 1, 3, 3)
-    pad = torch.nn.functional.pad(x, (dilation,) * 4, mode="replicate")
-    return torch.nn.functional.conv2d(pad, k, dilation=dilation, groups=x.shape[1])
-
-
-def wavelet_split(x: torch.Tensor, levels: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
-    """(high, low) frequency parts of x by a 5-level a-trous wavelet (StableSR's wavelet colour fix, as in SATB-VR)."""
-    low, high = x, torch.zeros_like(x)
-    for i in range(levels):
-        blurred = _wavelet_blur(low, 2**i)
-        high, low = high + low - blurred, blurred
-    return high, low
-
-
-def wavelet_colour_fix(out: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """High frequencies of the output on the low frequencies (colour) of the upsampled LQ (SATB-VR, satb.md §1.2.7)."""
-    return wavelet_split(out)[0] + wavelet_split(ref)[1]

@@ -1,9 +1,9 @@
 """Noise schedule, SATB trajectory blending and the released few-step timestep rule, as small pure functions.
 
-We diffuse with rectified flow (x_t = (1 - t) x_0 + t eps, t in [0, 1]; satb.md §4.1 option B): alpha_t = 1 - t,
+We diffuse with rectified flow (x_t = (1 - t) x_0 + t eps, t in [0, 1]; docs/satb.md, Schedule): alpha_t = 1 - t,
 sigma_t = t, SNR gamma(t) = ((1 - t) / t)^2. The blending equation and its posterior reading hold for any Gaussian
-schedule (satb.md §2), and the released timestep indices of SATB-VR (a CogVideoX VP schedule) are mapped onto ours
-by matching SNR.
+schedule (docs/satb.md, Why the blend), and the released timestep indices of SATB-VR (a CogVideoX VP schedule) are
+mapped onto ours by matching SNR.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def rf_snr(t):
 
 
 def rf_time_from_snr(snr):
-    """Rectified-flow time with a given SNR: t = 1 / (1 + sqrt(gamma)) (satb.md §3.5)."""
+    """Rectified-flow time with a given SNR: t = 1 / (1 + sqrt(gamma)) (docs/satb.md, Schedule)."""
     return 1.0 / (1.0 + snr**0.5)
 
 
@@ -44,17 +44,17 @@ def add_noise(x0, eps, t):
 
 # ---- SATB blending -------------------------------------------------------------------------------------------------
 def satb_weight(t, tau_s):
-    """SATB-VR blend weight w = gamma(tau_s) / gamma(t) in (0, 1] for t <= tau_s (framework figure; satb.md §1.3)."""
+    """SATB-VR blend weight w = gamma(tau_s) / gamma(t) in (0, 1] for t <= tau_s (arXiv 2606.28677, framework fig.)"""
     return rf_snr(tau_s) / rf_snr(t)
 
 
 def naive_weight(t, tau_s):
-    """Naive joint training: w = 0, the standard GT trajectory (satb.md §4.4)."""
+    """Naive joint training: w = 0, the standard GT trajectory (docs/satb.md, Ablations)."""
     return 0.0 * t
 
 
 def predictor_weight(t, tau_s):
-    """Predictor trajectory only: w = 1 at every t <= tau_s (satb.md §4.4, "w1")."""
+    """Predictor trajectory only: w = 1 at every t <= tau_s (docs/satb.md, Ablations, "w1")."""
     return 0.0 * t + 1.0
 
 
@@ -79,12 +79,12 @@ BLEND_WEIGHTS: dict[str, Callable] = {
 
 
 def satb_blend(x_gt, x_p, t, tau_s, weight: Callable = satb_weight):
-    """Blended clean state x_b^t = x_gt + w(t; tau_s) (x_p - x_gt) (SATB-VR framework figure, satb.md §1.3)."""
+    """Blended clean state x_b^t = x_gt + w(t; tau_s) (x_p - x_gt) (SATB-VR, arXiv 2606.28677, framework figure)."""
     return x_gt + weight(t, tau_s) * (x_p - x_gt)
 
 
 def forward_posterior(x_s, x0, s, t):
-    """Mean and std of q(x_t | x_s, x_0) for t < s under rectified flow (satb.md §2; Kingma et al. 2021, eq. 33)."""
+    """Mean and std of q(x_t | x_s, x_0) for t < s under rectified flow (Kingma et al. 2021, eq. 33; docs/satb.md)."""
     a_s, a_t, sig_s, sig_t = rf_alpha(s), rf_alpha(t), rf_sigma(s), rf_sigma(t)
     a_st = a_s / a_t
     var_st = sig_s**2 - a_st**2 * sig_t**2
@@ -96,7 +96,7 @@ def forward_posterior(x_s, x0, s, t):
 # ---- the released timestep rule ------------------------------------------------------------------------------------
 def cogvideox_snr(index) -> np.ndarray:
     """SNR of CogVideoX1.5-5B's schedule: scaled_linear betas 0.00085..0.012, 1000 steps, zero terminal SNR
-    (Lin et al. 2024, Alg. 1), the schedule SATB-VR samples with (satb.md §3.5)."""
+    (Lin et al. 2024, Alg. 1), the schedule SATB-VR samples with (CogVideoX-5B scheduler config)."""
     betas = np.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=np.float64) ** 2
     sqrt_ab = np.sqrt(np.cumprod(1.0 - betas))
     sqrt_ab = (sqrt_ab - sqrt_ab[-1]) * sqrt_ab[0] / (sqrt_ab[0] - sqrt_ab[-1])
@@ -107,7 +107,7 @@ def cogvideox_snr(index) -> np.ndarray:
 
 def released_timesteps(steps: int) -> list[int]:
     """SATB-VR `get_inference_timesteps`: base 200 / 300 / 400 for N <= 2 / 3 / >= 4, stride base // N,
-    tau_i = i * stride - 1 for i = N..1 (satb.md §1.2.5)."""
+    tau_i = i * stride - 1 for i = N..1 (chenxx89/SATB-VR@824dc19 get_inference_timesteps)."""
     if steps < 1:
         raise ValueError(f"the timestep rule needs at least one step, found steps={steps}")
     base = 200 if steps <= 2 else 300 if steps == 3 else 400
@@ -118,12 +118,12 @@ def released_timesteps(steps: int) -> list[int]:
 
 
 def satb_timesteps(steps: int) -> list[float]:
-    """The released rule mapped onto rectified-flow time by equal SNR, start first (satb.md §4.5)."""
+    """The released rule mapped onto rectified-flow time by equal SNR, start first (docs/satb.md, Timesteps)."""
     return [float(rf_time_from_snr(cogvideox_snr(i))) for i in released_timesteps(steps)]
 
 
 def uniform_timesteps(steps: int, t_start: float = T_MAX) -> list[float]:
-    """N evenly spaced times t_start, ..., t_start / N, start first (satb.md §4.5, "uniform spacing")."""
+    """N evenly spaced times t_start, ..., t_start / N, start first (docs/satb.md, Timesteps)."""
     if steps < 1 or not 0 < t_start < 1:
         raise ValueError(f"uniform timesteps need steps >= 1 and 0 < t_start < 1, found steps={steps}, "
                          f"t_start={t_start}")
