@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
+import pytest
 
 from vrbench.degrade.jpeg import jpeg_roundtrip
 from vrbench.degrade.libclock import library_call, library_seconds
 
 
-def test_counts_the_wall_time_of_decorated_calls_once():
-    @library_call
-    def inner():
-        time.sleep(0.02)
+def test_counts_the_time_of_nested_decorated_calls_once_by_the_outermost():
+    now = [0.0]  # a clock the test advances by hand: the count is exact, whatever the machine's load
 
-    @library_call
-    def outer():
+    @library_call(clock=lambda: now[0])
+    def inner():
+        now[0] += 2.0
+
+    @library_call(clock=lambda: now[0])
+    def outer(fail=False):
         inner()
-        time.sleep(0.02)
+        now[0] += 3.0
+        if fail:
+            raise ValueError("inside a library call")
 
     start = library_seconds()
     outer()
-    counted = library_seconds() - start
-    assert 0.04 <= counted < 0.07  # 40 ms once, not 60 ms (inner counted inside outer)
+    assert library_seconds() - start == pytest.approx(5.0)  # not 7: inner is not counted again inside outer
+    inner()
+    assert library_seconds() - start == pytest.approx(7.0)  # called on its own, inner counts
+    with pytest.raises(ValueError, match="inside a library call"):
+        outer(fail=True)
+    assert library_seconds() - start == pytest.approx(12.0)  # a call that raises is counted
+    inner()
+    assert library_seconds() - start == pytest.approx(14.0)  # and leaves no call marked as running
 
 
 def test_shared_calls_are_counted():

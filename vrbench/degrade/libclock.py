@@ -10,26 +10,30 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from collections.abc import Callable
 
 _LOCK = threading.Lock()
 _SECONDS = [0.0]
+_INSIDE = threading.local()  # one flag per thread shared by every decorated function: nested calls count once
 
 
-def library_call(fn):
-    """Count the wall time of fn's calls (nested calls are counted once, by the outermost)."""
-    local = threading.local()
+def library_call(fn=None, *, clock: Callable[[], float] = time.perf_counter):
+    """Count the wall time of fn's calls on `clock` (nested calls of any decorated functions are counted once, by
+    the outermost). Use as `@library_call` or `@library_call(clock=...)`."""
+    if fn is None:
+        return functools.partial(library_call, clock=clock)
 
     @functools.wraps(fn)
     def timed(*args, **kwargs):
-        if getattr(local, "inside", False):
+        if getattr(_INSIDE, "inside", False):
             return fn(*args, **kwargs)
-        local.inside = True
-        start = time.perf_counter()
+        _INSIDE.inside = True
+        start = clock()
         try:
             return fn(*args, **kwargs)
         finally:
-            elapsed = time.perf_counter() - start
-            local.inside = False
+            elapsed = clock() - start
+            _INSIDE.inside = False
             with _LOCK:
                 _SECONDS[0] += elapsed
 
