@@ -37,10 +37,23 @@ def test_evaluate_and_report_from_the_command_line(tmp_path, demo_root):
     out = runner.invoke(app, ["evaluate", "--dataset", "demo", "--outputs", str(tmp_path / "res"),
                               "--method-name", "copy", "--metrics", "psnr-rgb", "--store", str(store),
                               "--no-report"])
-    assert out.exit_code == 0, out.output
+    # two clips have no output: their failures are listed, the store still gets the one value, and the exit code says 1
+    assert out.exit_code == 1, out.output
     assert "1 results computed" in out.output and "no output for this clip" in out.output
     out = runner.invoke(app, ["report", "eval-demo", "--store", str(store), "--out", str(tmp_path / "rep")])
     assert out.exit_code == 0 and (tmp_path / "rep" / "index.html").is_file()
+
+
+def test_evaluate_exit_codes_say_whether_everything_was_scored(tmp_path, demo_root):
+    for name in ("carphone", "bbb-bunny", "bikes-railing"):
+        write_frames(open_video(demo_root / "GT" / name).read(), tmp_path / "all" / name)
+    args = ["evaluate", "--dataset", "demo", "--method-name", "copy", "--metrics", "psnr-rgb", "--store",
+            str(tmp_path / "r.sqlite"), "--no-report"]
+    out = runner.invoke(app, [*args, "--outputs", str(tmp_path / "all")])
+    assert out.exit_code == 0, out.output
+    (tmp_path / "none").mkdir()
+    out = runner.invoke(app, [*args, "--outputs", str(tmp_path / "none"), "--run", "nothing"])
+    assert out.exit_code == 1 and "0 results computed" in out.output
 
 
 def test_user_errors_are_one_line_not_a_traceback(tmp_path):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from vrbench.clikit import console
 from vrbench.data.cli import datasets_app
@@ -41,29 +44,50 @@ def _store_path(store: Path | None) -> Path:
     return store or work_dir() / "results.sqlite"
 
 
-def _run_with_progress(config, store: Path | None, outputs: Path | None, **executor):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from vrbench.run import run_benchmark
+@contextmanager
+def progress_bar(title: str) -> Iterator[tuple[Callable[[str], None], Callable[[int, int], None]]]:
+    """A progress bar with elapsed time and ETA; yields the (on_progress, progress) callbacks of `run_benchmark`."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[unit]}"), console=console, transient=False) as bar:
-        task = bar.add_task(config.name, total=None, unit="")
-        summary = run_benchmark(
-            config, _store_path(store), outputs,
-            on_progress=lambda msg: bar.update(task, unit=msg),
-            progress=lambda done, total: bar.update(task, completed=done, total=total), **executor)
+                  TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[unit]}"), console=console,
+                  transient=False) as bar:
+        task = bar.add_task(escape(title), total=None, unit="")
+        yield (lambda msg: bar.update(task, unit=escape(msg)),
+               lambda done, total: bar.update(task, completed=done, total=total))
         bar.update(task, unit="done")
-    return summary
 
 
-def _print_summary(summary) -> None:
-    console.print(f"[bold]{summary.run}[/]: {summary.computed} results computed, {summary.cached} reused from the "
-                  f"store, {len(summary.failed)} failures, {summary.seconds:.1f} s")
+def _run_with_progress(config, store: Path | None, outputs: Path | None, **executor):
+    from vrbench.run import run_benchmark
+
+    with progress_bar(config.name) as (on_progress, progress):
+        return run_benchmark(config, _store_path(store), outputs, on_progress=on_progress, progress=progress,
+                             **executor)
+
+
+def print_summary(summary) -> None:
+    console.print(f"[bold]{escape(summary.run)}[/]: {summary.computed} results computed, {summary.cached} reused "
+                  f"from the store, {len(summary.failed)} failures, {summary.seconds:.1f} s")
     for name, reason in sorted(summary.unavailable.items()):
-        console.print(f"  [yellow]unavailable[/] {name}: {reason}")
+        console.print(f"  [yellow]unavailable[/] {escape(name)}: {escape(reason)}")
     for f in summary.failed:
-        console.print(f"  [red]failed[/] {f['dataset']}/{f['clip']} {f['method']} ({f['stage']}): {f['error']}")
+        console.print(f"  [red]failed[/] {escape(f['dataset'])}/{escape(f['clip'])} {escape(f['method'])} "
+                      f"({f['stage']}): {escape(f['error'])}")
+    if not summary.failed and summary.computed + summary.cached == 0:
+        console.print("  [red]nothing was computed or reused[/]: no clip, method and metric had a value to give")
+
+
+def _exit_code(summary) -> int:
+    """0: everything planned was computed or reused; 1: some units failed, or nothing was computed or reused."""
+    return 0 if summary.ok else 1
 
 
 def _write_report(run: str, store: Path | None, out: Path | None) -> Path:
@@ -74,6 +98,30 @@ def _write_report(run: str, store: Path | None, out: Path | None) -> Path:
         return write_report(s, run, out or Path("reports") / run)
 
 
+def _print_plan(config, resolved, plan) -> None:
+    """What a run would do: per dataset and method, values already stored (or reusable) and values to compute."""
+    from vrbench.clikit import cards_table
+
+    rows = []
+    for ds in resolved.datasets:
+        for method in resolved.methods:
+            cached = plan.counts[(ds.name, method.label, "cached")]
+            todo = plan.counts[(ds.name, method.label, "todo")]
+            rows.append([ds.name, method.label, str(len(ds.clips)), str(cached), str(todo)])
+    cards_table(f"plan of {config.name}", ["dataset", "method", "clips", "cached", "to compute"], rows)
+    console.print(f"{plan.units} units ({len(config.seed_list)} seed(s)), {plan.stored + len(plan.reuse)} values "
+                  f"cached, {plan.to_compute} to compute; metrics: {', '.join(m.name for m in resolved.metrics)}")
+    for name, err in sorted(resolved.unavailable.items()):
+        console.print(f"  [yellow]unavailable[/] {escape(name)}: {escape(err.reason)}")
+    for f in plan.failures:
+        console.print(f"  [red]would fail[/] {escape(f.dataset)}/{escape(f.clip)} {escape(f.method)} ({f.stage}): "
+                      f"{escape(f.error)}")
+
+
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (this process, or worker processes with "
+                                          "--workers/--gpus) | process | ray")]
+
+
 @app.command()
 def run(
     config: Annotated[str, typer.Argument(help="a named config (e.g. demo) or a YAML file")],
@@ -81,15 +129,27 @@ def run(
     outputs: Annotated[Path | None, typer.Option(help="cache of method outputs (default: .vrbench/outputs)")] = None,
     report: Annotated[bool, typer.Option(help="write reports/<run>/index.html afterwards")] = True,
     report_dir: Annotated[Path | None, typer.Option(help="report folder (default: reports/<run>)")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="local worker processes")] = 1,
+    gpus: Annotated[int, typer.Option("--gpus", min=0, help="GPUs to use: worker k runs on cuda:k")] = 0,
+    executor: ExecutorOpt = "local",
+    address: Annotated[str | None, typer.Option("--address", help="Ray cluster address (HOST:PORT)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan (cached vs to compute) and exit")] = False,
 ) -> None:
     """Run a benchmark config: restore every clip with every method, score it, store it, report it."""
     from vrbench.config import load_config
 
     cfg = load_config(config)
-    summary = _run_with_progress(cfg, store, outputs)
-    _print_summary(summary)
+    options = {"executor": executor, "workers": workers, "gpus": gpus, "address": address}
+    if dry_run:
+        from vrbench.run import dry_run as plan_only
+
+        _print_plan(cfg, *plan_only(cfg, _store_path(store), outputs=outputs, **options))
+        return
+    summary = _run_with_progress(cfg, store, outputs, **options)
+    print_summary(summary)
     if report:
         console.print(f"report: {_write_report(cfg.name, store, report_dir)}")
+    raise typer.Exit(_exit_code(summary))
 
 
 @app.command()
@@ -113,9 +173,10 @@ def evaluate(
         "metrics": [m.strip() for m in metrics.split(",") if m.strip()],
     })
     summary = _run_with_progress(cfg, store, None)
-    _print_summary(summary)
+    print_summary(summary)
     if report:
         console.print(f"report: {_write_report(cfg.name, store, None)}")
+    raise typer.Exit(_exit_code(summary))
 
 
 @app.command("report")
@@ -148,8 +209,6 @@ def main() -> None:
     try:
         app()
     except VrbenchError as e:
-        from rich.markup import escape
-
         console.print(f"[red]error:[/] {escape(str(e))}")
         sys.exit(2)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vrbench.errors import InputError
 from vrbench.paths import PACKAGE_DIR
@@ -42,15 +42,31 @@ class RunConfig(BaseModel):
     methods: list[MethodEntry]
     metrics: list[str] = Field(default_factory=list)  # empty: the protocol's metric set
     seed: int = 0
+    seeds: list[int] | None = None  # several seeds: one run record holding every seed (a plan axis, like steps)
     protocol: str = "default"
     chunk: int = 8
     fast: bool = False
-    # geometry policy (vrbench.data.geometry), recorded with every result and part of its cache key
-    output_rule: Literal["scale", "seedvr2-area", "short-side-1024"] = "scale"
-    geometry: Literal["error", "crop"] = "error"  # size mismatch with GT: error, or score the common area
-    anchor: Literal["top-left", "center"] = "top-left"
+    # conventions (vrbench.data.geometry, vrbench.protocols): None = the protocol card's value; the resolved values
+    # are recorded with the run and are part of every value's cache key
+    crop_border: int | None = None
+    output_rule: Literal["scale", "seedvr2-area", "short-side-1024"] | None = None
+    geometry: Literal["error", "crop"] | None = None  # size mismatch with GT: error, or score the common area
+    anchor: Literal["top-left", "center"] | None = None
     shift_search: bool = False  # integer-shift search up to the dataset card's max_shift
     device: str | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_give_seeds(self) -> RunConfig:
+        if self.seeds is not None:
+            if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+                raise ValueError(f"seeds must be a non-empty list of distinct integers, found {self.seeds}")
+            if "seed" in self.model_fields_set and self.seed not in self.seeds:
+                raise ValueError(f"give either seed ({self.seed}) or seeds ({self.seeds}), not both")
+        return self
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(self.seeds) if self.seeds is not None else [self.seed]
 
     @field_validator("datasets", "methods", mode="before")
     @classmethod

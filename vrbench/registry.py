@@ -33,8 +33,11 @@ class Entry(Generic[T]):
 class Registry(Generic[T]):
     """Name -> Entry map for one kind of thing, with "did you mean" on misses."""
 
-    def __init__(self, kind: str, entry_point_group: str, builtin_modules: tuple[str, ...] = ()) -> None:
-        self.kind, self.group, self.builtin_modules = kind, entry_point_group, builtin_modules
+    def __init__(self, kind: str, entry_point_group: str, builtin_modules: tuple[str, ...] = (),
+                 loader: Callable[[Registry], None] | None = None) -> None:
+        """`builtin_modules` register their entries when imported; `loader(registry)`, if given, adds entries read
+        from card files on first use."""
+        self.kind, self.group, self.builtin_modules, self.loader = kind, entry_point_group, builtin_modules, loader
         self._entries: dict[str, Entry[T]] = {}
         self._aliases: dict[str, str] = {}
         self._loaded = False
@@ -67,6 +70,8 @@ class Registry(Generic[T]):
         self._loaded = True
         for module in self.builtin_modules:
             importlib.import_module(module)
+        if self.loader is not None:
+            self.loader(self)
         for ep in metadata.entry_points(group=self.group):
             self._origin = f"entry point {ep.value}"
             try:

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from vrbench.errors import InputError
+
 NO_STEPS = -1  # steps of methods without a step count (SQLite treats NULLs as distinct in keys)
 
 SCHEMA = """
@@ -41,7 +43,13 @@ CREATE TABLE IF NOT EXISTS unavailable (run TEXT, metric TEXT, reason TEXT, file
 CREATE TABLE IF NOT EXISTS failures (
     run TEXT, dataset TEXT, clip TEXT, method TEXT, stage TEXT, error TEXT, created REAL,
     PRIMARY KEY (run, dataset, clip, method, stage));
+CREATE TABLE IF NOT EXISTS snapshots (run TEXT, kind TEXT, name TEXT, data TEXT, PRIMARY KEY (run, kind, name));
 """
+# PRAGMA user_version of the schema above. 1: snapshots of cards and manifests taken at run start. A store written by
+# a newer vrbench is refused rather than misread.
+SCHEMA_VERSION = 1
+RESULT_COLUMNS = ("run", "dataset", "clip", "method", "config_hash", "steps", "seed", "metric", "value", "per_frame",
+                  "frames", "metric_version", "protocol", "method_name", "cache_key", "provenance", "created")
 
 KEY = ("run", "dataset", "clip", "method", "config_hash", "steps", "seed")
 
@@ -68,11 +76,33 @@ class ResultRow:
 class Store:
     """Thin, transactional wrapper over the results database."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        """`read_only`: never write (a missing store reads as an empty one), e.g. for `vrbench run --dry-run`."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
-        self._initialise()
+        try:
+            if read_only and not self.path.exists():
+                self.db = sqlite3.connect(":memory:", isolation_level=None)
+                self.db.executescript(SCHEMA)
+            elif read_only:
+                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=60,
+                                          isolation_level=None)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
+                self._initialise()
+            self._check_version()
+        except sqlite3.DatabaseError as e:
+            raise InputError("cannot open the results store", file=self.path,
+                             expected="a vrbench SQLite store (or a path where one can be created)",
+                             found=f"{type(e).__name__}: {e}") from e
+
+    def _check_version(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            self.db.close()
+            raise InputError("results store written by a newer vrbench", file=self.path,
+                             expected=f"store schema version <= {SCHEMA_VERSION}", found=f"version {version}",
+                             hint="upgrade vrbench, or pass another --store")
 
     def _initialise(self, patience: float = 60.0) -> None:
         """WAL mode + schema. Switching the journal mode does not wait on SQLite's busy timeout, so a second process
@@ -84,6 +114,8 @@ class Store:
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.executescript(SCHEMA)
                 self._migrate()
+                if self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 return
             except sqlite3.OperationalError as e:
                 if "locked" not in str(e) or time.monotonic() > deadline:
@@ -122,15 +154,31 @@ class Store:
         cur.execute("COMMIT")
 
     # ---- runs and provenance ---------------------------------------------------------------------------------
-    def start_run(self, run: str, config: dict[str, Any], provenance: dict[str, Any], provenance_id: str) -> None:
+    def start_run(self, run: str, config: dict[str, Any], provenance: dict[str, Any], provenance_id: str,
+                  snapshot: dict[str, dict[str, Any]] | None = None) -> None:
+        """Record the run (config, provenance) and the snapshot of what its report needs: {kind: {name: data}}
+        for metric and method cards, dataset manifests and conventions, as they are at run start."""
         now = time.time()
         self._tx([
-            ("INSERT OR IGNORE INTO provenance VALUES (?, ?)", (provenance_id, json.dumps(provenance, sort_keys=True))),
-            ("INSERT INTO runs VALUES (?, ?, ?, ?, ?) ON CONFLICT(run) DO UPDATE SET config=excluded.config, "
-             "provenance=excluded.provenance, updated=excluded.updated",
-             (run, json.dumps(config, sort_keys=True), provenance_id, now, now)),
+            ("INSERT OR IGNORE INTO provenance (id, data) VALUES (?, ?)",
+             (provenance_id, json.dumps(provenance, sort_keys=True))),
+            ("INSERT INTO runs (run, config, provenance, created, updated) VALUES (?, ?, ?, ?, ?) "
+             "ON CONFLICT(run) DO UPDATE SET config=excluded.config, provenance=excluded.provenance, "
+             "updated=excluded.updated", (run, json.dumps(config, sort_keys=True), provenance_id, now, now)),
             ("DELETE FROM unavailable WHERE run = ?", (run,)),
+            *(("INSERT OR REPLACE INTO snapshots (run, kind, name, data) VALUES (?, ?, ?, ?)",
+               (run, kind, name, json.dumps(data, sort_keys=True, default=str)))
+              for kind, entries in (snapshot or {}).items() for name, data in entries.items()),
         ])
+
+    def snapshot(self, run: str, kind: str) -> dict[str, Any]:
+        """{name: data} of one kind of snapshot taken at run start (metric, method, dataset, conventions)."""
+        rows = self.db.execute("SELECT name, data FROM snapshots WHERE run = ? AND kind = ?", (run, kind))
+        return {name: json.loads(data) for name, data in rows}
+
+    def provenance(self, provenance_id: str) -> dict[str, Any]:
+        row = self.db.execute("SELECT data FROM provenance WHERE id = ?", (provenance_id,)).fetchone()
+        return json.loads(row[0]) if row else {}
 
     def runs(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT run FROM runs ORDER BY created")]
@@ -139,9 +187,8 @@ class Store:
         row = self.db.execute("SELECT config, provenance, created, updated FROM runs WHERE run = ?", (run,)).fetchone()
         if row is None:
             return {}
-        prov = self.db.execute("SELECT data FROM provenance WHERE id = ?", (row[1],)).fetchone()
-        return {"config": json.loads(row[0]), "provenance": json.loads(prov[0]) if prov else {},
-                "created": row[2], "updated": row[3]}
+        return {"config": json.loads(row[0]), "provenance": self.provenance(row[1]), "created": row[2],
+                "updated": row[3]}
 
     # ---- results --------------------------------------------------------------------------------------------
     def stored_metrics(self, run: str, dataset: str, clip: str, method: str, config_hash: str, steps: int,
@@ -167,7 +214,7 @@ class Store:
         """Insert (or replace) a unit of work's rows in one transaction."""
         now = time.time()
         self._tx([(
-            "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT OR REPLACE INTO results ({', '.join(RESULT_COLUMNS)}) VALUES ({', '.join('?' * 17)})",
             (r.run, r.dataset, r.clip, r.method, r.config_hash, r.steps, r.seed, r.metric,
              None if np.isnan(r.value) else float(r.value),
              None if r.per_frame is None else np.asarray(r.per_frame, np.float64).tobytes(),
@@ -184,7 +231,7 @@ class Store:
 
     def put_alignment(self, key: dict[str, Any], alignment: dict[str, Any]) -> None:
         """How an output was aligned to its GT (boxes, shift, warnings) under a crop / shift-search policy."""
-        self._tx([("INSERT OR REPLACE INTO alignments VALUES (?,?,?,?,?,?,?,?)",
+        self._tx([(f"INSERT OR REPLACE INTO alignments ({', '.join(KEY)}, data) VALUES (?,?,?,?,?,?,?,?)",
                    (*(key[k] for k in KEY), json.dumps(alignment, default=str)))])
 
     def alignments(self, run: str) -> list[dict[str, Any]]:
@@ -192,10 +239,12 @@ class Store:
         return [{"dataset": d, "clip": c, "method": m, "steps": s, **json.loads(a)} for d, c, m, s, a in rows]
 
     def record_unavailable(self, run: str, metric: str, reason: str, files: tuple[str, ...]) -> None:
-        self._tx([("INSERT OR REPLACE INTO unavailable VALUES (?,?,?,?)", (run, metric, reason, json.dumps(files)))])
+        self._tx([("INSERT OR REPLACE INTO unavailable (run, metric, reason, files) VALUES (?,?,?,?)",
+                   (run, metric, reason, json.dumps(files)))])
 
     def record_failure(self, run: str, dataset: str, clip: str, method: str, stage: str, error: str) -> None:
-        self._tx([("INSERT OR REPLACE INTO failures VALUES (?,?,?,?,?,?,?)",
+        self._tx([("INSERT OR REPLACE INTO failures (run, dataset, clip, method, stage, error, created) "
+                   "VALUES (?,?,?,?,?,?,?)",
                    (run, dataset, clip, method, stage, error, time.time()))])
 
     def clear_failure(self, run: str, dataset: str, clip: str, method: str) -> None:
@@ -216,6 +265,19 @@ class Store:
         import pandas as pd
 
         return pd.read_sql_query("SELECT * FROM method_runs WHERE run = ?", self.db, params=(run,))
+
+    def method_run_elsewhere(self, dataset: str, clip: str, config_hash: str, steps: int, seed: int,
+                             columns: list[str]) -> dict[str, Any] | None:
+        """The newest method run of any run for the same clip, method config, steps and seed (the output cache is
+        keyed by those, not by run), as {column: value}."""
+        allowed = {r[1] for r in self.db.execute("PRAGMA table_info(method_runs)")}
+        bad = [c for c in columns if c not in allowed]
+        if bad:
+            raise ValueError(f"unknown method_runs columns {bad}")
+        row = self.db.execute(
+            f"SELECT {', '.join(columns)} FROM method_runs WHERE dataset=? AND clip=? AND config_hash=? AND steps=? "
+            "AND seed=? ORDER BY created DESC LIMIT 1", (dataset, clip, config_hash, steps, seed)).fetchone()
+        return None if row is None else dict(zip(columns, row, strict=True))
 
     def unavailable(self, run: str) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT metric, reason, files FROM unavailable WHERE run = ? ORDER BY metric", (run,))

@@ -9,7 +9,7 @@ memory.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -120,6 +120,23 @@ class Video:
                 found=f"{frame.shape[1]}x{frame.shape[0]}",
             )
         return frame
+
+
+def rechunk(chunks: Iterable[np.ndarray], n: int) -> Iterator[np.ndarray]:
+    """Regroup a stream of frame chunks of any sizes into chunks of exactly `n` frames (the last may be shorter),
+    as `Video.iter_chunks` promises: consumers zip the chunks of two clips frame for frame."""
+    buffer: list[np.ndarray] = []
+    held = 0
+    for c in chunks:
+        buffer.append(c)
+        held += len(c)
+        while held >= n:
+            joined = np.concatenate(buffer) if len(buffer) > 1 else buffer[0]
+            yield joined[:n]
+            rest = joined[n:]
+            buffer, held = ([rest] if len(rest) else []), len(rest)
+    if held:
+        yield np.concatenate(buffer) if len(buffer) > 1 else buffer[0]
 
 
 def _slice_stream(chunks: Iterator[np.ndarray], start: int, stop: int) -> Iterator[np.ndarray]:

@@ -1,7 +1,7 @@
 """An example method adapter file: drop a file like this into `method_adapters/` (or a folder named in
 `VRBENCH_METHOD_ADAPTERS`) and its methods appear in `vrbench methods list`.
 
-The adapter implements the protocol `restore(lq, *, scale, steps, seed) -> Video` and `config() -> dict`, and
+The adapter implements the protocol `restore(lq, *, scale, steps, seed, device) -> Video` and `config() -> dict`, and
 registers a card that says what it can do. This one is a toy: bicubic upsampling followed by `steps` unsharp-mask
 passes, so it also shows a method with a step count. It is deterministic and ignores the seed.
 """
@@ -25,7 +25,8 @@ class SharpenedBicubic:
         # everything that changes the output goes here: it is part of the cache key
         return {"amount": self.amount, "impl": "cv2.resize+GaussianBlur"}
 
-    def restore(self, lq: Video, *, scale: int, steps: int | None = None, seed: int = 0) -> Video:
+    def restore(self, lq: Video, *, scale: int, steps: int | None = None, seed: int = 0,
+                device=None) -> Video:
         import cv2
 
         steps = self.card.default_steps if steps is None else steps

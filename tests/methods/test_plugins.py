@@ -40,7 +40,7 @@ def test_entry_point_plugin_package_is_discovered_listed_and_run(tmp_path, monke
             card = None
             def config(self):
                 return {"impl": "np.repeat"}
-            def restore(self, lq, *, scale, steps=None, seed=0):
+            def restore(self, lq, *, scale, steps=None, seed=0, device=None):
                 x = lq.read().repeat(scale, axis=1).repeat(scale, axis=2)
                 return Video.from_array(x, fps=lq.fps, name=lq.name)
 

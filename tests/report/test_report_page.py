@@ -101,9 +101,10 @@ def test_precomputed_outputs_are_read_from_their_folder(demo_root, tmp_path):
                         "metrics": ["psnr-rgb"]})
     assert run_benchmark(cfg, tmp_path / "r.sqlite", tmp_path / "out").computed == 1
     with Store(tmp_path / "r.sqlite") as store:
-        runs, info = sources.method_runs(store, "pre"), store.run_info("pre")
+        runs, info = sources.method_runs(store, "pre"), sources.run_media(store, "pre")
         index = write_report(store, "pre", tmp_path / "report", media=False)
-    assert runs["output"].isna().all()  # nothing restored: the folder method's files are the output
+    # nothing restored: the folder method's own files are the output, and the store says where they are
+    assert runs["output"].tolist() == [str(tmp_path / "res" / "carphone")]
     clip = sources.dataset_clips(info, "demo")["carphone"]
     assert np.array_equal(sources.output_video(runs.iloc[0], info, clip).read(), gt)
     html = index.read_text()

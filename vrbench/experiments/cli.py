@@ -66,23 +66,20 @@ def sweep_command(
 ) -> None:
     """Run every step count (and seed) of a method, then draw metric-vs-steps curves, runtime and the
     perception-distortion view (sweep.png/.pdf, perception_distortion.png, sweep.csv, index.html)."""
+    from vrbench.cli import print_summary, progress_bar
     from vrbench.experiments import sweep
     from vrbench.report import plots, sources, step_sweep
     from vrbench.report.html import write_report
     from vrbench.store import Store
 
     methods = _names(method)
-    with console.status("sweeping") as status:
-        name, summaries = sweep.run_sweep(
+    with progress_bar("sweep") as (on_progress, progress):
+        name, summary = sweep.run_sweep(
             methods, _ints(steps, "steps"), dataset, _names(metrics), seeds=_ints(seeds, "seeds"),
             store_path=_store_path(store), outputs=outputs, clips=_names(clips) or None,
             root=str(root) if root else None, run=run_name, options=_options(option), device=device,
-            on_progress=lambda msg: status.update(f"sweeping · {msg}"))
-    for s in summaries:
-        for f in s.failed:
-            console.print(f"  [red]failed[/] {f['dataset']}/{f['clip']} {f['method']} ({f['stage']}): {f['error']}")
-    for metric, reason in sorted(summaries[0].unavailable.items()):
-        console.print(f"  [yellow]unavailable[/] {metric}: {reason}")
+            on_progress=on_progress, progress=progress)
+    print_summary(summary)
     target = out or Path("reports") / name
     target.mkdir(parents=True, exist_ok=True)
     with Store(_store_path(store)) as st:
@@ -99,6 +96,7 @@ def sweep_command(
         report = write_report(st, name, target)
     _print_sweep(table)
     console.print(f"figures: {target / 'sweep.png'} · report: {report}")
+    raise typer.Exit(0 if summary.ok else 1)
 
 
 def _print_sweep(table) -> None:

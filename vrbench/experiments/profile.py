@@ -18,7 +18,7 @@ def profile_figure(store, run: str, dataset: str, clip_name: str, methods: list[
 
     if row is not None and column is not None:
         raise InputError("choose a row or a column, not both", expected="--row or --column", found=(row, column))
-    info = store.run_info(run)
+    info = sources.run_media(store, run)
     results = tables.with_labels(store.results_frame(run))
     results = results[(results["dataset"] == dataset) & (results["clip"] == clip_name)
                       & results["label"].isin(methods)]

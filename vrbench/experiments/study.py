@@ -74,7 +74,7 @@ def make_study(store: Store, run: str, out_dir: Path, *, methods: list[str] | No
                reference: str | None = None, seed: int = 0, max_frames: int = 48, max_side: int = 960
                ) -> tuple[Path, Path]:
     """Write `index.html` (the blind page) and `key.json` (the unblinding key) to `out_dir`."""
-    info = store.run_info(run)
+    info = sources.run_media(store, run)
     df = store.results_frame(run)
     if not info or df.empty:
         raise InputError("no results to build a study from", file=store.path, expected=f"a run named '{run}'",

@@ -25,10 +25,11 @@ def check_supports_steps(method: str) -> None:
                          found="supports_steps=False")
 
 
-def sweep_config(methods: list[str], steps: list[int], dataset: str, metrics: list[str], *, seed: int = 0,
+def sweep_config(methods: list[str], steps: list[int], dataset: str, metrics: list[str], *,
+                 seeds: Sequence[int] = (0,),
                  clips: list[str] | None = None, root: str | None = None, run: str | None = None,
                  options: dict[str, Any] | None = None, device: str | None = None) -> RunConfig:
-    """The benchmark config of one seed of a sweep (one method entry per method, all step counts)."""
+    """The benchmark config of a sweep: one method entry per method with every step count; seeds as a plan axis."""
     if not steps or any(s < 1 for s in steps):
         raise InputError("bad step counts", expected="positive integers, e.g. 1,2,4,8", found=steps)
     for m in methods:
@@ -38,17 +39,15 @@ def sweep_config(methods: list[str], steps: list[int], dataset: str, metrics: li
         "description": f"step sweep of {', '.join(methods)} over {sorted(steps)} steps on {dataset}",
         "datasets": [{"name": dataset, "root": root, "clips": clips}],
         "methods": [{"name": m, "options": dict(options or {}), "steps": sorted(set(steps))} for m in methods],
-        "metrics": metrics, "seed": seed, "device": device}, source="vrbench sweep")
+        "metrics": metrics, "seeds": list(seeds), "device": device}, source="vrbench sweep")
 
 
 def run_sweep(methods: list[str], steps: list[int], dataset: str, metrics: list[str], *, seeds: Sequence[int] = (0,),
               store_path: Path | None = None, outputs: Path | None = None,
-              on_progress: Callable[[str], None] | None = None, **config: Any) -> tuple[str, list[Any]]:
-    """Run every seed of the sweep under one run name; returns (run name, per-seed run summaries)."""
+              on_progress: Callable[[str], None] | None = None,
+              progress: Callable[[int, int], None] | None = None, **config: Any) -> tuple[str, Any]:
+    """Every step count and seed of the sweep as one run; returns (run name, run summary)."""
     from vrbench.run import run_benchmark
 
-    summaries = []
-    for seed in seeds:
-        cfg = sweep_config(methods, steps, dataset, metrics, seed=seed, **config)
-        summaries.append(run_benchmark(cfg, store_path, outputs, on_progress=on_progress))
-    return cfg.name, summaries
+    cfg = sweep_config(methods, steps, dataset, metrics, seeds=seeds, **config)
+    return cfg.name, run_benchmark(cfg, store_path, outputs, on_progress=on_progress, progress=progress)

@@ -1,4 +1,4 @@
-"""The method adapter protocol: `restore(lq, *, scale, steps, seed) -> Video` plus a `MethodCard`.
+"""The method adapter protocol: `restore(lq, *, scale, steps, seed, device) -> Video` plus a `MethodCard`.
 
 The harness owns batching, caching, device placement and timing; an adapter only turns one LQ clip into one
 output clip. Capabilities the harness must respect (does the method take a seed? does it need the GT? may its
@@ -13,18 +13,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from vrbench.video import Video
+from vrbench.weights import WeightFile
 
 KINDS = ("baseline", "generative", "precomputed", "sanity", "external")
-
-
-@dataclass(frozen=True)
-class WeightRef:
-    """A weights file a method or metric needs: where it comes from and how to check it."""
-
-    file: str
-    url: str
-    sha256: str = ""
-    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,7 +40,7 @@ class MethodCard:
     deterministic: bool = True
     seeded: bool = False
     needs_gt: bool = False
-    weights: tuple[WeightRef, ...] = ()
+    weights: tuple[WeightFile, ...] = ()  # the metrics' type: `vrbench weights` lists both
     params: int | None = None
     repo: str = ""
     verified: str = ""
@@ -62,7 +53,7 @@ class MethodCard:
 class Method(Protocol):
     card: MethodCard
 
-    def restore(self, lq: Video, *, scale: int, steps: int | None, seed: int) -> Video: ...
+    def restore(self, lq: Video, *, scale: int, steps: int | None, seed: int, device: Any) -> Video: ...
 
     def config(self) -> dict[str, Any]: ...
 

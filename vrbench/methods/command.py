@@ -135,7 +135,8 @@ class CommandMethod:
                 "default_steps": self.card.default_steps}
 
     # ---- one clip ---------------------------------------------------------------------------------------------
-    def restore(self, lq: Video, *, scale: int, steps: int | None = None, seed: int = 0) -> Video:
+    def restore(self, lq: Video, *, scale: int, steps: int | None = None, seed: int = 0,
+                device: Any = None) -> Video:
         """Run the command on one clip. Its output stays on disk until `release()` or the next `restore()`.
 
         `steps=None` runs the tool's own default (the card's `default_steps`, which `{steps}` renders to);

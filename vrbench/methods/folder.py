@@ -108,7 +108,8 @@ class FolderMethod:
                              expected="1 frame folder or video", found=[str(p) for p in found[:5]] or "none")
         return found[0]
 
-    def restore(self, lq: Video, *, scale: int, steps: int | None = None, seed: int = 0) -> Video:
+    def restore(self, lq: Video, *, scale: int, steps: int | None = None, seed: int = 0,
+                device: Any = None) -> Video:
         video = open_video(self.locate(lq.name), name=lq.name, fps=lq.fps)
         notes = lossy_warnings(video)
         if notes:

@@ -24,7 +24,8 @@ class InterpolationMethod:
     def config(self) -> dict[str, Any]:
         return {"mode": self.mode, "impl": "cv2.resize"}
 
-    def restore(self, lq: Video, *, scale: int, steps: int | None = None, seed: int = 0) -> Video:
+    def restore(self, lq: Video, *, scale: int, steps: int | None = None, seed: int = 0,
+                device: Any = None) -> Video:
         import cv2
 
         flag = {"nearest": cv2.INTER_NEAREST, "bicubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}[self.mode]

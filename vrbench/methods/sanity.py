@@ -23,7 +23,7 @@ class GtOracle:
     def config(self) -> dict[str, Any]:
         return {"returns": "gt"}
 
-    def restore(self, lq: Video, *, scale: int, steps: int | None = None, seed: int = 0,
+    def restore(self, lq: Video, *, scale: int, steps: int | None = None, seed: int = 0, device: Any = None,
                 gt: Video | None = None) -> Video:
         if gt is None:
             raise InputError("gt-oracle needs the ground truth", clip=lq.name, expected="a clip with GT",

@@ -13,6 +13,7 @@ from vrbench.errors import VrbenchError
 from vrbench.report import media, plots, sources, tables
 from vrbench.report import step_sweep as sweep
 from vrbench.report import temporal_profile as xt
+from vrbench.report.cards import LIVE, MetricCards
 from vrbench.video import Video
 
 VIEWER_FRAMES = 6
@@ -21,7 +22,8 @@ CURVE_METRICS = 3
 
 
 def clip_pages(df: pd.DataFrame, runs: pd.DataFrame, info: dict[str, Any], colors: dict[str, str], *,
-               media_on: bool = True, order: list[str] | None = None) -> list[dict[str, Any]]:
+               media_on: bool = True, order: list[str] | None = None, cards: MetricCards = LIVE
+               ) -> list[dict[str, Any]]:
     """One entry per dataset, each with one entry per clip; `media_on=False` leaves the pictures out."""
     out = []
     for dataset in sorted(df["dataset"].unique()):
@@ -33,7 +35,7 @@ def clip_pages(df: pd.DataFrame, runs: pd.DataFrame, info: dict[str, Any], color
             clips, note = {}, str(e)
         pages = []
         for i, name in enumerate(sorted(sub["clip"].unique())):
-            page = _clip_page(sub[sub["clip"] == name], runs, info, clips.get(name), colors, order)
+            page = _clip_page(sub[sub["clip"] == name], runs, info, clips.get(name), colors, order, cards)
             if not media_on:
                 page["notes"] = ["frames, profiles and viewer left out of this report (written without media)"]
             page["id"] = f"clip-{len(out)}-{i}"
@@ -43,21 +45,20 @@ def clip_pages(df: pd.DataFrame, runs: pd.DataFrame, info: dict[str, Any], color
 
 
 def _clip_page(sub: pd.DataFrame, runs: pd.DataFrame, info: dict[str, Any], clip: Clip | None,
-               colors: dict[str, str], order: list[str] | None) -> dict[str, Any]:
+               colors: dict[str, str], order: list[str] | None, cards: MetricCards) -> dict[str, Any]:
     name, dataset = sub["clip"].iloc[0], sub["dataset"].iloc[0]
     labels = tables.ordered_labels(sub, order)
-    metrics = sorted(sub["metric"].unique(), key=tables.metric_order)
+    metrics = sorted(sub["metric"].unique(), key=cards.order)
     values = sub.groupby(["label", "metric"])["value"].agg(tables.plain_mean).unstack("metric")
-    marks = {m: tables.rank_marks(values[m], tables.direction(m, None)) for m in metrics
-             if tables.direction(m, None) is not None}
-    rows = [{"method": label, "cells": [{"text": tables.format_value(values.loc[label, m], m),
+    marks = {m: tables.rank_marks(values[m], cards.higher(m)) for m in metrics if cards.higher(m) is not None}
+    rows = [{"method": label, "cells": [{"text": tables.format_value(values.loc[label, m], m, cards),
                                          "value": tables.sort_value(values.loc[label, m]),
                                          "mark": marks.get(m, {}).get(label, "")} for m in metrics]}
             for label in labels]
-    heads = [{"metric": m, "arrow": tables.arrow(m), "higher": tables.direction(m, None)} for m in metrics]
+    heads = [{"metric": m, "arrow": cards.arrow(m), "higher": cards.higher(m)} for m in metrics]
     page = {"name": name, "dataset": dataset, "metrics": heads,
-            "rows": rows, "curve": _curves(sub, metrics, colors, order), "profile": None, "viewer": None, "notes": [],
-            "outputs": {}}
+            "rows": rows, "curve": _curves(sub, metrics, colors, order, cards), "profile": None, "viewer": None,
+            "notes": [], "outputs": {}}
     if clip is None:
         page["notes"].append("frames not available on this machine: only the numbers are shown")
         return page
@@ -91,7 +92,8 @@ def _outputs(sub: pd.DataFrame, runs: pd.DataFrame, info: dict[str, Any], clip: 
     return outputs, missing
 
 
-def _curves(sub: pd.DataFrame, metrics: list[str], colors: dict[str, str], order: list[str] | None) -> str | None:
+def _curves(sub: pd.DataFrame, metrics: list[str], colors: dict[str, str], order: list[str] | None,
+            cards: MetricCards = LIVE) -> str | None:
     framed = [m for m in metrics if sub[sub["metric"] == m]["per_frame"].map(
         lambda a: a is not None and len(a) > 1).any()][:CURVE_METRICS]
     if not framed:
@@ -100,7 +102,7 @@ def _curves(sub: pd.DataFrame, metrics: list[str], colors: dict[str, str], order
     fig, axes = plt.subplots(len(framed), 1, figsize=(6.6, 2.3 * len(framed)), dpi=110, squeeze=False)
     for ax, metric in zip(axes[:, 0], framed, strict=True):
         plots.per_frame_curves(sub, sub["dataset"].iloc[0], sub["clip"].iloc[0], metric, ax=ax, colors=colors,
-                                order=order)
+                                order=order, higher=cards.higher(metric))
     fig.tight_layout()
     return plots.figure_to_data_uri(fig)
 
@@ -150,7 +152,8 @@ def _viewer(clip: Clip, outputs: dict[str, Video]) -> dict[str, Any] | None:
             "crop": f"crop {w}×{h} at ({left}, {top}) of {middle.shape[1]}×{middle.shape[0]}" if cropped else ""}
 
 
-def sweep_figures(df: pd.DataFrame, runs: pd.DataFrame, colors: dict[str, str]) -> list[dict[str, Any]]:
+def sweep_figures(df: pd.DataFrame, runs: pd.DataFrame, colors: dict[str, str], cards: MetricCards = LIVE
+                  ) -> list[dict[str, Any]]:
     """Step-sweep curves and the perception-distortion view, per dataset, when some method ran several steps."""
     stepped = df[df["steps"] >= 0]
     if stepped.empty or stepped.groupby("method")["steps"].nunique().max() < 2:
@@ -159,28 +162,29 @@ def sweep_figures(df: pd.DataFrame, runs: pd.DataFrame, colors: dict[str, str]) 
     method_colors = plots.method_colors(list(dict.fromkeys(stepped["method"])))
     out = []
     for dataset in sorted(table["dataset"].unique()):
-        fig, _ = sweep.plot_sweep(table, dataset, colors=method_colors)
+        fig, _ = sweep.plot_sweep(table, dataset, colors=method_colors, cards=cards)
         entry = {"dataset": dataset, "sweep": plots.figure_to_data_uri(fig, dpi=110), "pd": None,
-                 "rows": _sweep_rows(table[table["dataset"] == dataset])}
-        distortion, perception = sweep.distortion_and_perception(sorted(stepped["metric"].unique()))
+                 "rows": _sweep_rows(table[table["dataset"] == dataset], cards)}
+        distortion, perception = sweep.distortion_and_perception(sorted(stepped["metric"].unique()), cards)
         if distortion and perception:
-            fig, _ = sweep.plot_perception_distortion(table, distortion, perception, dataset, colors=method_colors)
+            fig, _ = sweep.plot_perception_distortion(table, distortion, perception, dataset, colors=method_colors,
+                                                      cards=cards)
             entry["pd"] = plots.figure_to_data_uri(fig, dpi=110)
         out.append(entry)
     return out
 
 
-def _sweep_rows(table: pd.DataFrame) -> dict[str, Any]:
+def _sweep_rows(table: pd.DataFrame, cards: MetricCards) -> dict[str, Any]:
     wide = table.pivot_table(index=["method", "steps"], columns="metric", values="mean")
-    metrics = [m for m in sorted(wide.columns, key=tables.metric_order) if m != sweep.RUNTIME]
+    metrics = [m for m in sorted(wide.columns, key=cards.order) if m != sweep.RUNTIME]
     metrics += [sweep.RUNTIME] if sweep.RUNTIME in wide.columns else []
     def cell(v: float, metric: str) -> dict[str, Any]:
-        text = f"{v:.4f}" if metric == sweep.RUNTIME and np.isfinite(v) else tables.format_value(v, metric)
+        text = f"{v:.4f}" if metric == sweep.RUNTIME and np.isfinite(v) else tables.format_value(v, metric, cards)
         return {"text": text, "value": tables.sort_value(v)}
 
     rows = [{"method": m, "steps": int(s), "cells": [cell(wide.loc[(m, s), c], c) for c in metrics]}
             for m, s in wide.index]
-    heads = [{"metric": c, "arrow": "↓" if c == sweep.RUNTIME else tables.arrow(c),
-              "better": "low" if c == sweep.RUNTIME or tables.direction(c, None) is False else "high"}
+    heads = [{"metric": c, "arrow": "↓" if c == sweep.RUNTIME else cards.arrow(c),
+              "better": "low" if c == sweep.RUNTIME or cards.higher(c) is False else "high"}
              for c in metrics]
     return {"metrics": heads, "rows": rows}

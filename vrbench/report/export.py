@@ -38,7 +38,7 @@ def export_tables(store: Store, run: str, out_dir: Path) -> None:
     df = store.results_frame(run)
     flat = df.drop(columns=["per_frame"])
     # the CSV stands alone: the versions that computed each value (its row's provenance record) ride along
-    records = {pid: _provenance(store, pid) for pid in flat["provenance"].unique()} if not flat.empty else {}
+    records = {pid: store.provenance(pid) for pid in flat["provenance"].unique()} if not flat.empty else {}
     for key in ("vrbench", "git", "device"):
         flat[f"prov_{key}"] = [records[pid].get(key, "") for pid in flat["provenance"]]
     flat.to_csv(out_dir / "results.csv", index=False)
@@ -53,11 +53,6 @@ def export_tables(store: Store, run: str, out_dir: Path) -> None:
     (out_dir / "results.json").write_text(json.dumps(payload, indent=1, default=str))
 
 
-def _provenance(store: Store, provenance_id: str) -> dict[str, Any]:
-    row = store.db.execute("SELECT data FROM provenance WHERE id = ?", (provenance_id,)).fetchone()
-    return json.loads(row[0]) if row else {}
-
-
 def latex_escape(text: str) -> str:
     return "".join(LATEX_SPECIAL.get(ch, ch) for ch in str(text))
 
@@ -70,10 +65,10 @@ def markdown_escape(text: str) -> str:
 
 def _cell_text(board: Board, method: str, metric: str, ci: bool, fmt) -> str:
     row = board.stats[metric].loc[method]
-    text = fmt(format_value(row["mean"], metric))
+    text = fmt(format_value(row["mean"], metric, board.cards))
     if ci and row["n"] > 1 and math.isfinite(row["low"]) and math.isfinite(row["high"]):
         half = (row["high"] - row["low"]) / 2.0
-        text += fmt("±") + fmt(format_value(half, metric))
+        text += fmt("±") + fmt(format_value(half, metric, board.cards))
     return text
 
 

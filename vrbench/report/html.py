@@ -16,19 +16,19 @@ from typing import Any
 
 import pandas as pd
 
-from vrbench.registry import METHODS, METRICS
 from vrbench.report import clips as clip_pages
 from vrbench.report import plots, sources, tables
+from vrbench.report.cards import LIVE, MetricCards
 from vrbench.report.export import export_tables, json_number, write_tables
 from vrbench.store import Store
 
 __all__ = ["export_tables", "report_context", "write_report"]
 
 
-def _interval_text(row: pd.Series, metric: str, level: float) -> str:
+def _interval_text(row: pd.Series, metric: str, level: float, cards: MetricCards) -> str:
     if row["n"] <= 1:
         return f"{int(row['n'])} clip: no interval"
-    lo, hi = tables.format_value(row["low"], metric), tables.format_value(row["high"], metric)
+    lo, hi = tables.format_value(row["low"], metric, cards), tables.format_value(row["high"], metric, cards)
     return f"{int(level * 100)}% CI [{lo}, {hi}] over {int(row['n'])} clips"
 
 
@@ -46,12 +46,11 @@ def _leaderboards(boards: list[tables.Board], level: float) -> list[dict[str, An
     for b in boards:
         columns = []
         for metric in b.metrics:
-            card = METRICS.card(metric) if metric in METRICS else None
             n = int(b.stats[metric]["n"].max())
             columns.append({"metric": metric, "arrow": tables.arrow(metric, {k: v for k, v in b.directions.items()
-                                                                             if v is not None}),
-                            "higher": b.directions[metric], "summary": card.summary if card else "",
-                            "convention": card.convention if card else "",
+                                                                             if v is not None}, b.cards),
+                            "higher": b.directions[metric], "summary": b.cards.text(metric, "summary"),
+                            "convention": b.cards.text(metric, "convention"),
                             # e.g. full-reference metrics skip the clips without GT: say so in the header
                             "clips": f"{n} of {len(b.clips)} clips" if n < len(b.clips) else ""})
         rows = []
@@ -60,15 +59,16 @@ def _leaderboards(boards: list[tables.Board], level: float) -> list[dict[str, An
             for metric in b.metrics:
                 row = b.stats[metric].loc[method]
                 rank = row["rank"]
-                tip = [_interval_text(row, metric, level)]
+                tip = [_interval_text(row, metric, level, b.cards)]
                 if not math.isnan(rank):
                     tip.append(f"rank {int(rank)} (ties when intervals overlap)")
                 if text := _test_text(b, metric, method):
                     tip.append(text)
-                cells.append({"text": tables.format_value(row["mean"], metric), "mark": b.marks.get(metric, {})
+                fmt = b.cards
+                cells.append({"text": tables.format_value(row["mean"], metric, fmt), "mark": b.marks.get(metric, {})
                               .get(method, ""), "value": tables.sort_value(row["mean"]), "tip": " · ".join(tip),
-                              "ci": "" if row["n"] <= 1 else f"[{tables.format_value(row['low'], metric)}, "
-                                                            f"{tables.format_value(row['high'], metric)}]"})
+                              "ci": "" if row["n"] <= 1 else f"[{tables.format_value(row['low'], metric, fmt)}, "
+                                                            f"{tables.format_value(row['high'], metric, fmt)}]"})
             avg = b.avg_rank(method)
             rows.append({"method": method, "cells": cells, "rank": tables.sort_value(avg),
                          "rank_text": "–" if math.isnan(avg) else f"{avg:.2f}"})
@@ -102,44 +102,57 @@ def _cost(runs: pd.DataFrame, order: list[str]) -> list[dict[str, Any]]:
             for m, r in g.reindex(tables.ordered_labels(have, order)).iterrows()]
 
 
-def _cards(df: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
-    metrics = []
-    for name in sorted(df["metric"].unique(), key=tables.metric_order) if not df.empty else []:
-        if name in METRICS:
-            c = METRICS.card(name)
-            metrics.append({"name": name, "version": c.version, "convention": c.convention,
-                            "reference": c.reference, "weights": [
-                                {"name": w.name, "sha256": w.sha256 or (f"{w.sha256_prefix}…" if w.sha256_prefix
-                                                                        else "")} for w in c.weights]})
-    methods = []
-    for name in sorted(df["method_name"].unique()) if not df.empty else []:
-        if name in METHODS:
-            c = METHODS.card(name)
-            methods.append({"name": name, "kind": c.kind, "paper": c.paper, "license": c.license,
-                            "weights": [{"name": w.file, "sha256": w.sha256} for w in c.weights]})
-    return {"metrics": metrics, "methods": methods}
+def _cards(df: pd.DataFrame, cards: MetricCards, methods: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The metric and method cards of the run as snapshotted at run start."""
+    out_metrics = []
+    for name in sorted(df["metric"].unique(), key=cards.order) if not df.empty else []:
+        c = cards.get(name)
+        if c is not None:
+            out_metrics.append({"name": name, "version": c.get("version", ""), "convention": c.get("convention", ""),
+                                "reference": c.get("reference", ""),
+                                "weights": [_weight(w) for w in c.get("weights", [])]})
+    out_methods = []
+    for label in sorted(df["method"].unique()) if not df.empty else []:
+        c = methods.get(label)
+        if c is not None:
+            out_methods.append({"name": c.get("name", label), "kind": c.get("kind", ""), "paper": c.get("paper", ""),
+                                "license": c.get("license", ""), "weights": [_weight(w) for w in c.get("weights", [])]})
+    return {"metrics": out_metrics, "methods": out_methods}
+
+
+def _weight(w: dict[str, Any]) -> dict[str, str]:
+    prefix = w.get("sha256_prefix")
+    return {"name": w.get("name") or w.get("file") or "",
+            "sha256": w.get("sha256") or (f"{prefix}…" if prefix else "")}
 
 
 def report_context(store: Store, run: str, *, seed: int = 0, level: float = 0.95, media: bool = True
                    ) -> dict[str, Any]:
-    """Everything the template shows, computed from the store (and, if `media`, frames on disk)."""
-    info = store.run_info(run)
-    if not info:
+    """Everything the template shows, computed from the store alone: the results and the snapshot of cards and
+    manifests taken at run start (and, if `media`, frames on disk at the paths the store recorded)."""
+    info = sources.run_media(store, run)
+    if not info.get("config"):
         raise ValueError(f"no run named '{run}' in {store.path}; runs there: {store.runs()}")
+    snapshot = store.snapshot(run, "metric")
+    # runs recorded before snapshots existed fall back to today's registry
+    cards = MetricCards(snapshot) if snapshot else LIVE
+    info["datasets"] = store.snapshot(run, "dataset")
     df = store.results_frame(run)
     order = tables.config_order(info)
-    boards = tables.build_boards(df, seed=seed, level=level, order=order)
+    boards = tables.build_boards(df, seed=seed, level=level, order=order, cards=cards)
     runs = sources.method_runs(store, run, df) if not df.empty else pd.DataFrame()
     colors = plots.method_colors(tables.ordered_labels(tables.with_labels(df), order)) if not df.empty else {}
     seeds = sorted(int(s) for s in df["seed"].unique()) if not df.empty else []
     return {
         "run": run, "info": info, "boards": boards, "leaderboards": _leaderboards(boards, level),
         "cross_ranks": _cross_ranks(boards), "level": int(level * 100), "bootstrap_seed": seed,
-        "clip_pages": [] if df.empty else clip_pages.clip_pages(df, runs, info, colors, media_on=media, order=order),
-        "sweeps": [] if df.empty else clip_pages.sweep_figures(df, runs, colors),
+        "clip_pages": [] if df.empty else clip_pages.clip_pages(df, runs, info, colors, media_on=media, order=order,
+                                                                cards=cards),
+        "sweeps": [] if df.empty else clip_pages.sweep_figures(df, runs, colors, cards),
         "unavailable": store.unavailable(run), "failures": store.failures(run), "cost": _cost(runs, order),
-        "cards": _cards(df), "seeds": seeds, "protocols": sorted(df["protocol"].unique()) if not df.empty else [],
-        "manifests_json": json.dumps(sources.manifests(info), indent=1, sort_keys=True, default=str),
+        "cards": _cards(df, cards, store.snapshot(run, "method")), "seeds": seeds,
+        "protocols": sorted(df["protocol"].unique()) if not df.empty else [],
+        "manifests_json": json.dumps(info["datasets"], indent=1, sort_keys=True, default=str),
         "provenance_json": json.dumps(info.get("provenance", {}), indent=1, sort_keys=True),
         "config_json": json.dumps(info.get("config", {}), indent=1, sort_keys=True),
         "json_number": json_number,

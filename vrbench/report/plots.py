@@ -35,8 +35,10 @@ def worst_frames(values: np.ndarray, higher_is_better: bool, k: int) -> np.ndarr
 
 
 def per_frame_curves(df: pd.DataFrame, dataset: str, clip: str, metric: str, ax=None, *, worst: int = 3,
-                     colors: dict[str, str] | None = None, order: list[str] | None = None):
-    """One line per method: the metric's per-frame values over a clip, its `worst` frames circled."""
+                     colors: dict[str, str] | None = None, order: list[str] | None = None,
+                     higher: bool | None = None):
+    """One line per method: the metric's per-frame values over a clip, its `worst` frames circled (`higher`: the
+    metric's direction, from its card when not given)."""
     from vrbench.report.tables import direction, ordered_labels, with_labels
 
     plt = pyplot()
@@ -45,7 +47,7 @@ def per_frame_curves(df: pd.DataFrame, dataset: str, clip: str, metric: str, ax=
     sub = with_labels(df[(df["dataset"] == dataset) & (df["clip"] == clip) & (df["metric"] == metric)])
     labels = ordered_labels(sub, order) if not sub.empty else []
     colors = colors or method_colors(labels)
-    higher = direction(metric, None)
+    higher = direction(metric, None) if higher is None else higher
     marked = False
     for label in labels:
         arrays = [np.asarray(a, dtype=np.float64) for a in sub[sub["label"] == label]["per_frame"] if a is not None]

@@ -1,14 +1,14 @@
-"""Where a run's pictures come from: the dataset's GT and LQ clips and the cached method outputs.
+"""Where a run's pictures come from: the GT and LQ files and the method outputs at the paths the store recorded.
 
-Scores live in the store; frames live on disk. The store's `method_runs` table records, for each restored clip,
-the folder of the cached output and what it cost. A run that reused an output restored by an earlier run has no
-row of its own, so the row of the run that restored it (same clip, method config, steps and seed) is used.
-Precomputed methods (kind "precomputed", e.g. `folder`) are opened again from their configured root.
+Scores live in the store; frames live on disk. At run start the runner snapshots each clip's GT and LQ paths; the
+store's `method_runs` table records, for each restored clip, the folder of the cached output (or a precomputed
+method's own files) and what it cost. A run that reused an output restored by an earlier run has no row of its own,
+so the row of the run that restored it (same clip, method config, steps and seed) is used. Nothing here opens a
+dataset or the live registry: what is gone from disk is reported as unavailable, the numbers stay.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ import pandas as pd
 
 from vrbench.data.base import Clip
 from vrbench.errors import VrbenchError
-from vrbench.registry import DATASETS, METHODS
 from vrbench.store import Store
 from vrbench.video import Video, open_video
 
@@ -42,21 +41,36 @@ def method_runs(store: Store, run: str, results: pd.DataFrame | None = None) -> 
 
 def _restored_elsewhere(store: Store, unit: pd.Series) -> dict[str, Any] | None:
     # the output cache is keyed by clip, method config, steps and seed, not by run, so any run's row describes it
-    row = store.db.execute(
-        f"SELECT {', '.join(COST_COLUMNS)} FROM method_runs WHERE dataset=? AND clip=? AND config_hash=? "
-        "AND steps=? AND seed=? ORDER BY created DESC LIMIT 1",
-        (unit["dataset"], unit["clip"], unit["config_hash"], int(unit["steps"]), int(unit["seed"]))).fetchone()
-    return None if row is None else dict(zip(COST_COLUMNS, row, strict=True))
+    return store.method_run_elsewhere(unit["dataset"], unit["clip"], unit["config_hash"], int(unit["steps"]),
+                                      int(unit["seed"]), COST_COLUMNS)
+
+
+def run_media(store: Store, run: str) -> dict[str, Any]:
+    """The run's record plus where its frames were at run start (`clips`: the store's clip snapshot)."""
+    return {**store.run_info(run), "clips": store.snapshot(run, "clip")}
 
 
 def dataset_clips(info: dict[str, Any], dataset: str) -> dict[str, Clip]:
-    """The clips of `dataset` as the run's config named it (its root, if any); {} if it cannot be opened."""
-    entries = [d for d in info.get("config", {}).get("datasets", []) if d.get("name") == dataset]
-    root = entries[0].get("root") if entries else None
-    try:
-        return {c.name: c for c in DATASETS.create(dataset, root=root).clips()}
-    except (VrbenchError, OSError) as e:
-        raise SourceUnavailable(f"dataset '{dataset}' cannot be opened: {e}") from e
+    """The clips of `dataset` at the paths recorded at run start (`info["clips"]`: the store's clip snapshot)."""
+    prefix = f"{dataset}/"
+    clips = {}
+    for key, record in info.get("clips", {}).items():
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix):]
+        try:
+            clips[name] = Clip(name, _open(record.get("gt"), name, record), _open(record.get("lq"), name, record))
+        except (VrbenchError, OSError) as e:
+            raise SourceUnavailable(f"frames of clip '{name}' of {dataset} are not readable here: {e}") from e
+    if not clips:
+        raise SourceUnavailable(f"no frames of dataset '{dataset}' recorded for this run, or none left on disk")
+    return clips
+
+
+def _open(path: str | None, name: str, record: dict[str, Any]) -> Video | None:
+    if not path or not Path(path).exists():
+        return None
+    return open_video(Path(path), name=name, fps=record.get("fps"))
 
 
 class SourceUnavailable(VrbenchError):
@@ -64,48 +78,15 @@ class SourceUnavailable(VrbenchError):
 
 
 def output_video(unit: pd.Series, info: dict[str, Any], clip: Clip) -> Video:
-    """The restored clip of one unit: its cached frame folder, or a precomputed method's own file."""
-    folder = unit.get("output")
-    if isinstance(folder, str) and folder and (Path(folder) / "frames").is_dir():
-        return open_video(Path(folder) / "frames", name=clip.name)
-    name = unit["method_name"]
-    if name in METHODS and METHODS.card(name).kind == "precomputed" and clip.lq is not None:
-        options = _method_options(info, unit["method"], name)
-        try:
-            method = METHODS.create(name, **options)
-            return method.restore(clip.lq, scale=_scale(unit["dataset"]), steps=None, seed=int(unit["seed"]))
-        except (VrbenchError, OSError) as e:
-            raise SourceUnavailable(f"output of {unit['method']} for {clip.name}: {e}") from e
-    raise SourceUnavailable(f"no cached output of {unit['method']} for clip {clip.name} on this machine")
-
-
-def _method_options(info: dict[str, Any], label: str, name: str) -> dict[str, Any]:
-    for entry in info.get("config", {}).get("methods", []):
-        if isinstance(entry, dict) and (entry.get("label") or entry.get("name")) == label:
-            return dict(entry.get("options") or {})
-    return {}
-
-
-def _scale(dataset: str) -> int:
-    return DATASETS.card(dataset).scale if dataset in DATASETS else 4
-
-
-def manifests(info: dict[str, Any]) -> dict[str, Any]:
-    """Per dataset: the manifest's hash and the per-clip degradation records, for the provenance panel."""
-    import hashlib
-
-    out = {}
-    for entry in info.get("config", {}).get("datasets", []):
-        name = entry.get("name")
-        try:
-            ds = DATASETS.create(name, root=entry.get("root"))
-            manifest = ds.manifest()
-        except (VrbenchError, OSError) as e:
-            out[name] = {"error": str(e)}
-            continue
-        blob = json.dumps(manifest, sort_keys=True).encode()
-        out[name] = {"sha256": hashlib.sha256(blob).hexdigest() if manifest else "",
-                     "clips": {c: {k: v for k, v in rec.items() if k != "files"}
-                               for c, rec in manifest.get("clips", {}).items()},
-                     "root": str(getattr(ds, "root", ""))}
-    return out
+    """The restored clip of one unit: its cached frame folder, or a precomputed method's own files."""
+    recorded = unit.get("output")
+    if isinstance(recorded, str) and recorded:
+        path = Path(recorded)
+        if (path / "frames").is_dir():
+            return open_video(path / "frames", name=clip.name)
+        if path.exists() and not (path / "done.json").exists():
+            try:
+                return open_video(path, name=clip.name)
+            except (VrbenchError, OSError) as e:
+                raise SourceUnavailable(f"output of {unit['method']} for {clip.name}: {e}") from e
+    raise SourceUnavailable(f"no output of {unit['method']} for clip {clip.name} on this machine")

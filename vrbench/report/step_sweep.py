@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 
 from vrbench.errors import InputError
-from vrbench.registry import METRICS
+from vrbench.report.cards import LIVE, MetricCards
 from vrbench.report.plots import _style_axes, method_colors, pyplot
-from vrbench.report.tables import metric_order
 
 RUNTIME = "s/frame"
 
@@ -55,21 +54,22 @@ def _std(v: pd.Series) -> float:
     return float(np.std(x, ddof=1)) if x.size > 1 and np.isfinite(x).all() else 0.0
 
 
-def distortion_and_perception(metrics: list[str]) -> tuple[str | None, list[str]]:
+def distortion_and_perception(metrics: list[str], cards: MetricCards = LIVE) -> tuple[str | None, list[str]]:
     """Fidelity metric for the x axis (the first in dB: PSNR) and the perceptual ones (no-reference, video-level
     and learned full-reference metrics, i.e. those with weights), read from the metric cards."""
-    cards = {m: METRICS.card(m) for m in metrics if m in METRICS}
-    distortion = next((m for m, c in cards.items() if c.unit == "dB"), None)
-    perception = [m for m, c in cards.items() if c.kind in ("NR", "video") or (c.kind == "FR" and c.weights)]
+    known = {m: c for m in metrics if (c := cards.get(m)) is not None}
+    distortion = next((m for m, c in known.items() if c.get("unit") == "dB"), None)
+    perception = [m for m, c in known.items()
+                  if c["kind"] in ("NR", "video") or (c["kind"] == "FR" and c.get("weights"))]
     return distortion, perception
 
 
 def plot_sweep(table: pd.DataFrame, dataset: str | None = None, metrics: list[str] | None = None,
-               colors: dict[str, str] | None = None):
+               colors: dict[str, str] | None = None, cards: MetricCards = LIVE):
     """One panel per metric versus steps (mean ± std over seeds), runtime last. Returns (fig, axes)."""
     plt = pyplot()
     sub = table if dataset is None else table[table["dataset"] == dataset]
-    present = sorted((m for m in sub["metric"].unique() if m != RUNTIME), key=metric_order)
+    present = sorted((m for m in sub["metric"].unique() if m != RUNTIME), key=cards.order)
     metrics = [m for m in (metrics or present) if m in present] + ([RUNTIME] if RUNTIME in set(sub["metric"]) else [])
     if not metrics:
         raise InputError("nothing to plot in the sweep", expected="results with step counts", found="none")
@@ -89,7 +89,7 @@ def plot_sweep(table: pd.DataFrame, dataset: str | None = None, metrics: list[st
                     linewidth=1.5, color=colors[method], label=method)
             if (s > 0).any():
                 ax.fill_between(line["steps"], y - s, y + s, color=colors[method], alpha=0.18, linewidth=0)
-        _style_axes(ax, "steps", _axis_label(metric))
+        _style_axes(ax, "steps", _axis_label(metric, cards))
         ax.set_xticks(steps if len(steps) <= 10 else ax.get_xticks())
         ax.set_title(metric if metric != RUNTIME else "runtime", fontsize=9)
     for ax in list(grid.flat)[len(metrics):]:
@@ -103,15 +103,15 @@ def plot_sweep(table: pd.DataFrame, dataset: str | None = None, metrics: list[st
     return fig, grid
 
 
-def _axis_label(metric: str) -> str:
+def _axis_label(metric: str, cards: MetricCards) -> str:
     if metric == RUNTIME:
         return "seconds / frame ↓"
-    card = METRICS.card(metric) if metric in METRICS else None
-    return metric if card is None else f"{metric} {card.arrow}"
+    return f"{metric} {cards.arrow(metric)}".strip()
 
 
 def plot_perception_distortion(table: pd.DataFrame, distortion: str, perception: list[str],
-                               dataset: str | None = None, colors: dict[str, str] | None = None):
+                               dataset: str | None = None, colors: dict[str, str] | None = None,
+                               cards: MetricCards = LIVE):
     """A fidelity metric (x) against each perceptual metric (y), one path per method, points labelled by steps."""
     plt = pyplot()
     sub = table if dataset is None else table[table["dataset"] == dataset]
@@ -133,7 +133,7 @@ def plot_perception_distortion(table: pd.DataFrame, distortion: str, perception:
             for steps, xi, yi in zip(wide.index, x, y, strict=True):
                 ax.annotate(str(steps), (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=6.5,
                             color=colors[method])
-        _style_axes(ax, _axis_label(distortion), _axis_label(metric))
+        _style_axes(ax, _axis_label(distortion, cards), _axis_label(metric, cards))
     grid.flat[0].legend(fontsize=7.5, frameon=False)
     fig.suptitle("perception–distortion as steps vary (numbers: steps)", fontsize=10)
     fig.tight_layout()

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from vrbench import stats
-from vrbench.registry import METRICS
+from vrbench.report.cards import LIVE, MetricCards
 
 STEPS_NONE = -1
 
@@ -24,32 +24,19 @@ def method_label(method: str, steps: int) -> str:
     return method if steps == STEPS_NONE else f"{method} ({steps} step{'' if steps == 1 else 's'})"
 
 
-def _card(metric: str):
-    return METRICS.card(metric) if metric in METRICS else None
+def metric_order(name: str, cards: MetricCards = LIVE) -> tuple[int, int, str]:
+    return cards.order(name)
 
 
-def metric_order(name: str) -> tuple[int, int, str]:
-    """Papers' column order: full-reference fidelity (PSNR, SSIM), learned full-reference (LPIPS, DISTS),
-    no-reference, video-level, temporal; unknown metrics last."""
-    card = _card(name)
-    rank = {"FR": 0, "NR": 1, "video": 2, "temporal": 3}.get(card.kind if card else "", 4)
-    return rank, int(bool(card and card.weights)), name
-
-
-def higher_is_better(metric: str) -> bool:
-    return METRICS.card(metric).higher_is_better
-
-
-def arrow(metric: str, directions: dict[str, bool] | None = None) -> str:
-    higher = direction(metric, directions)
+def arrow(metric: str, directions: dict[str, bool] | None = None, cards: MetricCards = LIVE) -> str:
+    higher = direction(metric, directions, cards)
     return "" if higher is None else ("↑" if higher else "↓")
 
 
-def direction(metric: str, directions: dict[str, bool] | None) -> bool | None:
+def direction(metric: str, directions: dict[str, bool] | None, cards: MetricCards = LIVE) -> bool | None:
     if directions and metric in directions:
         return directions[metric]
-    card = _card(metric)
-    return None if card is None else card.higher_is_better
+    return cards.higher(metric)
 
 
 def with_labels(df: pd.DataFrame) -> pd.DataFrame:
@@ -72,7 +59,7 @@ def config_order(info: dict[str, Any]) -> list[str]:
     return [m.get("label") or m.get("name") for m in methods if isinstance(m, dict)]
 
 
-def leaderboard(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
+def leaderboard(df: pd.DataFrame, dataset: str, cards: MetricCards = LIVE) -> pd.DataFrame:
     """Methods x metrics table of dataset means (unweighted mean of clip means) for one dataset."""
     sub = with_labels(df[df["dataset"] == dataset])
     if sub.empty:
@@ -80,7 +67,7 @@ def leaderboard(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
     clip_means = sub.groupby(["label", "metric", "clip"])["value"].agg(plain_mean)
     table = clip_means.groupby(["label", "metric"]).agg(plain_mean).unstack("metric")
     table = table.reindex(ordered_labels(sub))
-    return table[sorted(table.columns, key=metric_order)]
+    return table[sorted(table.columns, key=cards.order)]
 
 
 def plain_mean(values: pd.Series) -> float:
@@ -104,14 +91,13 @@ def rank_marks(values: pd.Series, higher: bool) -> dict[Any, str]:
     return marks
 
 
-def format_value(value: float | None, metric: str) -> str:
+def format_value(value: float | None, metric: str, cards: MetricCards = LIVE) -> str:
     """Two decimals for unbounded metrics (dB, MUSIQ), four for metrics in [0, 1]; ∞ for identical frames."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if math.isinf(value):
         return "∞" if value > 0 else "−∞"
-    card = _card(metric)
-    hi = card.range[1] if card else None
+    hi = cards.upper(metric)
     digits = 4 if hi is not None and hi <= 1.0 else 2
     return f"{value:.{digits}f}"
 
@@ -123,11 +109,11 @@ def sort_value(v: float | None) -> float | None:
     return math.copysign(1e308, v) if math.isinf(v) else float(v)
 
 
-def per_clip(df: pd.DataFrame, dataset: str) -> pd.DataFrame:
+def per_clip(df: pd.DataFrame, dataset: str, cards: MetricCards = LIVE) -> pd.DataFrame:
     """(clip, method) x metric table of clip means (seeds averaged)."""
     sub = with_labels(df[df["dataset"] == dataset])
     table = sub.groupby(["clip", "label", "metric"])["value"].agg(plain_mean).unstack("metric")
-    return table[sorted(table.columns, key=metric_order)]
+    return table[sorted(table.columns, key=cards.order)]
 
 
 @dataclass
@@ -145,6 +131,7 @@ class Board:
     marks: dict[str, dict[str, str]] = field(default_factory=dict)
     tests: dict[str, dict[str, stats.PairedTest]] = field(default_factory=dict)  # metric -> method -> vs best
     best: dict[str, str] = field(default_factory=dict)
+    cards: MetricCards = LIVE  # the run's snapshot when built for a report
 
     def mean(self, method: str, metric: str) -> float:
         return float(self.stats[metric].loc[method, "mean"])
@@ -156,24 +143,25 @@ class Board:
 
 
 def build_boards(df: pd.DataFrame, *, seed: int = 0, n_boot: int = stats.N_BOOT, level: float = stats.LEVEL,
-                 directions: dict[str, bool] | None = None, order: list[str] | None = None) -> list[Board]:
+                 directions: dict[str, bool] | None = None, order: list[str] | None = None,
+                 cards: MetricCards = LIVE) -> list[Board]:
     """Every (dataset, protocol) leaderboard of a results table; rows in `order` (method display names)."""
     if df.empty:
         return []
     labelled = with_labels(df)
     boards = []
     for (dataset, protocol), sub in labelled.groupby(["dataset", "protocol"], sort=True):
-        boards.append(_board(sub, str(dataset), str(protocol), seed, n_boot, level, directions, order))
+        boards.append(_board(sub, str(dataset), str(protocol), seed, n_boot, level, directions, order, cards))
     return boards
 
 
 def _board(sub: pd.DataFrame, dataset: str, protocol: str, seed: int, n_boot: int, level: float,
-           directions: dict[str, bool] | None, order: list[str] | None) -> Board:
+           directions: dict[str, bool] | None, order: list[str] | None, cards: MetricCards) -> Board:
     methods = ordered_labels(sub, order)
-    metrics = sorted(sub["metric"].unique(), key=metric_order)
+    metrics = sorted(sub["metric"].unique(), key=cards.order)
     clip_means = sub.groupby(["metric", "clip", "label"])["value"].agg(plain_mean)
     board = Board(dataset, protocol, sorted(sub["clip"].unique()), methods, metrics,
-                  {m: direction(m, directions) for m in metrics}, {}, {})
+                  {m: direction(m, directions, cards) for m in metrics}, {}, {}, cards=cards)
     for metric in metrics:
         values = clip_means.loc[metric].unstack("label").reindex(columns=methods)
         board.clip_values[metric] = values
@@ -215,6 +203,7 @@ def cross_dataset_ranks(boards: list[Board]) -> pd.DataFrame:
         return pd.DataFrame()
     ranks = pd.concat(frames)
     table = ranks.pivot_table(index="method", columns="metric", values="rank", aggfunc="mean")
-    table = table[sorted(table.columns, key=metric_order)]
+    cards = boards[0].cards if boards else LIVE
+    table = table[sorted(table.columns, key=cards.order)]
     table["mean rank"] = table.mean(axis=1, skipna=True)
     return table.sort_values("mean rank")

@@ -2,7 +2,7 @@
 same checkpoint with training-free Decoupled Time Guidance) and the ablation checkpoints by name
 (`satb-naive`, `satb-no-ddc`, ...). Options: `checkpoint` (a shipped name or a .safetensors file) and every field of
 `vrbench.satb.restore.SamplingConfig` (sampler, timesteps, t_start, start, guidance, guidance_scale, dtg_delta,
-dtg_anneal, colour_fix, chunk, overlap), plus `device` (auto | cpu | cuda). `steps=0` returns the predictor output.
+dtg_anneal, colour_fix, chunk, overlap). The harness hands `restore` its device; `steps=0` returns the predictor output.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import hashlib
 from dataclasses import fields
 from typing import Any
 
-import numpy as np
-
 from vrbench.errors import InputError
-from vrbench.methods.base import MethodCard, WeightRef
+from vrbench.methods.base import MethodCard
 from vrbench.registry import METHODS
-from vrbench.video import Video
+from vrbench.video import Video, rechunk
+from vrbench.weights import WeightFile
 
 PAPER = "SATB-VR, arXiv 2606.28677 (training recipe); DTG-Restore, CVPR 2026 (guidance)"
 PARAMS = 524_896  # predictor + denoiser of the shipped 32-channel configuration
@@ -29,18 +28,18 @@ ABLATIONS = {
 class SatbMethod:
     """One SATB checkpoint with fixed sampling options; loads the weights on first use."""
 
-    def __init__(self, card: MethodCard, checkpoint: str = "satb", device: str = "auto", **sampling: Any) -> None:
+    def __init__(self, card: MethodCard, checkpoint: str = "satb", **sampling: Any) -> None:
         from vrbench.satb.restore import SamplingConfig, check_sampling
 
         allowed = sorted(f.name for f in fields(SamplingConfig))
         unknown = sorted(set(sampling) - set(allowed))
         if unknown:
-            raise InputError(f"unknown option for method '{card.name}'", expected=["checkpoint", "device", *allowed],
+            raise InputError(f"unknown option for method '{card.name}'", expected=["checkpoint", *allowed],
                              found=unknown)
-        self.card, self.checkpoint, self.device = card, checkpoint, device
+        self.card, self.checkpoint = card, checkpoint
         self.sampling = SamplingConfig(**sampling)
         check_sampling(self.sampling)
-        self._restorer = None
+        self._restorers: dict[str, Any] = {}
 
     def config(self) -> dict[str, Any]:
         from vrbench.satb.checkpoint import checkpoint_path
@@ -48,18 +47,18 @@ class SatbMethod:
         digest = hashlib.sha256(checkpoint_path(self.checkpoint).read_bytes()).hexdigest()
         return {"checkpoint": str(self.checkpoint), "checkpoint_sha256": digest, **self.sampling.to_dict()}
 
-    def restorer(self):
-        if self._restorer is None:
-            import torch
+    def restorer(self, device: Any = None):
+        """The networks on `device` (the harness's; default: the one device picker's choice), loaded once."""
+        from vrbench.metrics.engine import pick_device
+        from vrbench.satb.restore import SatbRestorer
 
-            from vrbench.satb.restore import SatbRestorer
+        device = pick_device(None if device is None else str(device))
+        if str(device) not in self._restorers:
+            self._restorers[str(device)] = SatbRestorer(self.checkpoint, self.sampling, str(device))
+        return self._restorers[str(device)]
 
-            device = ("cuda" if torch.cuda.is_available() else "cpu") if self.device == "auto" else self.device
-            self._restorer = SatbRestorer(self.checkpoint, self.sampling, device)
-        return self._restorer
-
-    def restore(self, lq: Video, *, scale: int, steps: int | None = None, seed: int = 0) -> Video:
-        restorer = self.restorer()
+    def restore(self, lq: Video, *, scale: int, steps: int | None = None, seed: int = 0, device: Any = None) -> Video:
+        restorer = self.restorer(device)
         if scale != restorer.net.scale:
             raise InputError(f"method '{self.card.name}' restores one scale only", clip=lq.name or None,
                              expected=f"x{restorer.net.scale}", found=f"x{scale}")
@@ -67,16 +66,22 @@ class SatbMethod:
         if steps < 0:
             raise InputError(f"method '{self.card.name}' needs steps >= 0 (0: predictor only)",
                              clip=lq.name or None, expected=">= 0", found=steps)
-        chunks = restorer.restore_stream(lq.iter_chunks(restorer.sampling.chunk), steps=steps, seed=seed)
-        return Video.from_array(np.concatenate(list(chunks)), fps=lq.fps, name=lq.name)
+        h, w = lq.height * scale, lq.width * scale
+
+        def frames(n: int):  # streamed: restored window by window as the harness reads, never a whole clip in memory
+            chunks = restorer.restore_stream(lq.iter_chunks(restorer.sampling.chunk), steps=steps, seed=seed)
+            return rechunk(chunks, n)
+
+        return Video.from_chunks(frames, lq.num_frames, h, w, lq.fps, lq.name)
 
 
 def _card(name: str, summary: str, checkpoint: str, notes: str = "") -> MethodCard:
     return MethodCard(
         name=name, summary=summary, paper=PAPER, license="Apache-2.0 (code and weights trained by vrbench)",
         kind="generative", supports_steps=True, default_steps=4, scale=4, temporal_window=3, deterministic=True,
-        weights=(WeightRef(file=f"vrbench/satb/checkpoints/{checkpoint}.safetensors", url="shipped in the package",
-                           note="fp16 EMA weights; training command, hardware and data manifest in the metadata"),),
+        weights=(WeightFile(f"{checkpoint}.safetensors", "shipped in the package", "satb/checkpoints",
+                            place="package", note="fp16 EMA weights; training command, hardware and data manifest "
+                            "in the metadata"),),
         params=PARAMS, notes=notes or "pixel-unshuffle x4 space, 3-frame (2+1)D networks, DDIM steps on the "
         "released SATB-VR timestep rule mapped to rectified flow; N = 0 returns the predictor output")
 

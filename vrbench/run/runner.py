@@ -1,0 +1,250 @@
+"""A run end to end: resolve the config once, snapshot what the report will need, plan against the store, hand the
+clip tasks to an executor and commit what comes back, as the store's single writer.
+
+Restoring and scoring are separate stages: method outputs are cached on disk under a key made of the input clip's
+content hash, the method's configuration, the step count and the seed; metric values are cached in the store under
+that key plus the metric's name, version, weights and the run's conventions. A re-run (or a run killed half-way)
+computes only what is missing. A failing clip or method is recorded and the run goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vrbench import provenance
+from vrbench.config import RunConfig
+from vrbench.errors import VrbenchError
+from vrbench.paths import work_dir
+from vrbench.run.executors import make_executor
+from vrbench.run.plan import (
+    Conventions,
+    DatasetPlan,
+    Failure,
+    MethodPlan,
+    MetricPlan,
+    Plan,
+    make_plan,
+    method_plan,
+    resolve_conventions,
+)
+from vrbench.run.worker import ClipOutcome, build_method, build_metrics_once
+from vrbench.store import Store
+
+
+@dataclass
+class RunSummary:
+    run: str
+    computed: int = 0
+    cached: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    planned: int = 0  # values the plan asked for (computed + reused + the values of failed units)
+
+    @property
+    def ok(self) -> bool:
+        """Everything planned was computed or reused, and there was something to compute or reuse."""
+        return not self.failed and self.computed + self.cached > 0
+
+
+@dataclass
+class Resolved:
+    """A config resolved once: conventions, ready metrics, built methods and opened datasets."""
+
+    conventions: Conventions
+    metrics: list[MetricPlan]
+    unavailable: dict[str, Any]
+    methods: list[MethodPlan]
+    datasets: list[DatasetPlan]
+    failures: list[Failure]
+
+
+def resolve(config: RunConfig, device: Any) -> Resolved:
+    """Every name of the config looked up and built (once per process); what cannot be set up becomes a failure."""
+    from vrbench.protocols import PROTOCOLS
+
+    protocol = PROTOCOLS.create(config.protocol)
+    conventions = resolve_conventions(config, protocol)
+    metric_set = build_metrics_once(config.metrics or list(protocol.metrics), device)
+    failures: list[Failure] = []
+    methods = []
+    for entry in config.methods:
+        try:
+            methods.append(method_plan(entry, build_method(entry), conventions))
+        except (VrbenchError, TypeError, ValueError, OSError) as e:
+            failures.append(Failure.of("*", "*", entry.display, "setup", e))
+    return Resolved(conventions, [MetricPlan.of(m) for m in metric_set.ready.values()], metric_set.unavailable,
+                    methods, _open_datasets(config, failures), failures)
+
+
+def _open_datasets(config: RunConfig, failures: list[Failure]) -> list[DatasetPlan]:
+    from vrbench.registry import DATASETS
+
+    out = []
+    for entry in config.datasets:
+        try:
+            dataset = DATASETS.create(entry.name, root=entry.root)
+            clips = dataset.clips()
+        except (VrbenchError, OSError) as e:
+            failures.append(Failure.of(entry.name, "*", "*", "load", e))
+            continue
+        wanted = set(entry.clips) if entry.clips is not None else None
+        card = dataset.card
+        out.append(DatasetPlan(entry.name, tuple(c for c in clips if wanted is None or c.name in wanted),
+                               tuple(p for p in dataset.problems if wanted is None or p.clip in wanted),
+                               card.scale, getattr(card, "max_shift", 0)))
+    return out
+
+
+def snapshot(config: RunConfig, resolved: Resolved) -> dict[str, dict[str, Any]]:
+    """What a report of this run needs besides the numbers, as it is now: metric and method cards, each dataset's
+    manifest hash and LQ source, and the conventions. Reports read this, never the live registry or the data."""
+    from vrbench.registry import DATASETS, METRICS
+
+    names = [m.name for m in resolved.metrics] + list(resolved.unavailable)
+    metrics = {n: asdict(METRICS.card(n)) for n in names if n in METRICS}
+    methods = {m.label: {**m.card.to_dict(), "config": m.config, "config_hash": m.config_hash}
+               for m in resolved.methods}
+    datasets = {}
+    for entry in config.datasets:
+        record: dict[str, Any] = {"root": entry.root}
+        try:
+            ds = DATASETS.create(entry.name, root=entry.root)
+            manifest = ds.manifest()
+            record.update(root=str(ds.root), scale=ds.card.scale, lq_source=ds.card.lq_source,
+                          manifest_sha256=hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+                          if manifest else "",
+                          clips={c: {k: v for k, v in rec.items() if k != "files"}
+                                 for c, rec in manifest.get("clips", {}).items()})
+        except (VrbenchError, OSError) as e:
+            record["error"] = str(e)
+        datasets[entry.name] = record
+    clips = {f"{ds.name}/{c.name}": {"gt": _path(c.gt), "lq": _path(c.lq), "fps": (c.lq or c.gt).fps}
+             for ds in resolved.datasets for c in ds.clips}
+    return {"metric": metrics, "method": methods, "dataset": datasets, "clip": clips,
+            "conventions": {"run": resolved.conventions.to_dict()}}
+
+
+def _path(video: Any) -> str | None:
+    return None if video is None or video.path is None else str(video.path)
+
+
+class Runner:
+    """Executes a `RunConfig` against a `Store`."""
+
+    def __init__(self, config: RunConfig, store: Store, outputs: Path | None = None,
+                 on_progress: Callable[[str], None] | None = None, *, executor: str = "local", workers: int = 1,
+                 gpus: int = 0, address: str | None = None) -> None:
+        from vrbench.metrics.engine import pick_device
+
+        self.config, self.store = config, store
+        self.outputs = outputs or work_dir() / "outputs"
+        self.on_progress = on_progress or (lambda _msg: None)
+        self.executor, self.workers, self.gpus, self.address = executor, workers, gpus, address
+        in_process = executor == "local" and workers <= 1 and not gpus
+        # the planner needs the metrics' cards and weights digests; only an in-process run scores on its device
+        self.device = pick_device(config.device if in_process else "cpu")
+        self.summary = RunSummary(config.name)
+
+    def prepare(self) -> tuple[Resolved, Plan]:
+        """Resolve and plan without writing anything (what `--dry-run` shows)."""
+        from vrbench.metrics.engine import deterministic_mode
+
+        deterministic_mode(self.device)
+        resolved = resolve(self.config, self.device)
+        prov = provenance.collect(self.device, {"benchmark": self.config.seed_list})
+        prov["metrics"] = {m.name: {"version": m.card.version, "weights_sha256": m.weights}
+                           for m in resolved.metrics}
+        prov["conventions"] = resolved.conventions.to_dict()
+        self.prov, self.prov_id = prov, provenance.provenance_id(prov)
+        plan = make_plan(self.config, resolved.conventions, resolved.methods, resolved.metrics, resolved.datasets,
+                         self.store, self.prov_id)
+        plan.failures[:0] = resolved.failures
+        return resolved, plan
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> RunSummary:
+        t0 = time.perf_counter()
+        resolved, plan = self.prepare()
+        self.store.start_run(self.config.name, self.config.model_dump(), self.prov, self.prov_id,
+                             snapshot(self.config, resolved))
+        for name, err in resolved.unavailable.items():
+            self.summary.unavailable[name] = err.reason
+            self.store.record_unavailable(self.config.name, name, err.reason, err.files)
+        for failure in plan.failures:
+            self._record(failure)
+        for key in plan.clean:
+            self.store.clear_failure(key.run, key.dataset, key.clip, key.method)
+        self._commit_reused(plan)
+        total, done = plan.units, len(plan.clean)
+        if progress:
+            progress(done, total)
+        with make_executor(self.executor, self.config, self.outputs, self.workers, self.gpus, self.address) as ex:
+            for task, outcome in ex.map(plan.tasks):
+                self.on_progress(f"{task.dataset}/{task.clip.name}")
+                self.commit(outcome)
+                done += len(task.jobs)
+                if progress:
+                    progress(done, total)
+        self.summary.planned = plan.stored + len(plan.reuse) + plan.to_compute
+        self.summary.seconds = time.perf_counter() - t0
+        return self.summary
+
+    def _commit_reused(self, plan: Plan) -> None:
+        self._put_by_unit(plan.reuse)
+        self.summary.cached = plan.stored + len(plan.reuse)
+
+    def _put_by_unit(self, rows: list) -> int:
+        """One transaction per unit, so a killed run keeps each unit whole or not at all."""
+        by_unit: dict[tuple, list] = {}
+        for row in rows:
+            unit = (row.dataset, row.clip, row.method, row.config_hash, row.steps, row.seed)
+            by_unit.setdefault(unit, []).append(row)
+        for unit_rows in by_unit.values():
+            self.store.put_results(unit_rows)
+        return len(rows)
+
+    def commit(self, outcome: ClipOutcome) -> None:
+        """The single writer: one transaction per unit of work."""
+        for run in outcome.method_runs:
+            self.store.put_method_run(run.key.as_dict(), **run.fields)
+        for record in outcome.alignments:
+            self.store.put_alignment(record.key.as_dict(), record.alignment)
+        self.summary.computed += self._put_by_unit(outcome.rows)
+        for key in outcome.done:
+            self.store.clear_failure(key.run, key.dataset, key.clip, key.method)
+        for failure in outcome.failures:
+            self._record(failure)
+
+    def _record(self, failure: Failure) -> None:
+        self.summary.failed.append(failure.as_dict())
+        self.store.record_failure(self.config.name, failure.dataset, failure.clip, failure.method, failure.stage,
+                                  failure.error)
+
+
+def run_benchmark(config: RunConfig, store_path: Path | None = None, outputs: Path | None = None,
+                  on_progress: Callable[[str], None] | None = None,
+                  progress: Callable[[int, int], None] | None = None, *, executor: str = "local",
+                  workers: int = 1, gpus: int = 0, address: str | None = None) -> RunSummary:
+    """Run a benchmark config end to end; results land in the store (default `.vrbench/results.sqlite`).
+
+    `executor="local"` runs in this process (`workers` > 1 or `gpus` > 0: that many worker processes, worker k on
+    `cuda:k` with GPUs); `executor="process"` always uses worker processes; `executor="ray"` schedules one task per
+    clip on a Ray cluster (`address`, default: a local one). The numbers are the same whichever executor runs.
+    """
+    with Store(store_path or work_dir() / "results.sqlite") as store:
+        runner = Runner(config, store, outputs, on_progress, executor=executor, workers=workers, gpus=gpus,
+                        address=address)
+        return runner.run(progress)
+
+
+def dry_run(config: RunConfig, store_path: Path | None = None, **executor: Any) -> tuple[Resolved, Plan]:
+    """The plan of a run against the store, computed without writing anything."""
+    path = store_path or work_dir() / "results.sqlite"
+    with Store(path, read_only=True) as store:
+        return Runner(config, store, **executor).prepare()
