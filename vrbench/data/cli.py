@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vrbench.clikit import cards_table, console
+from vrbench.clikit import JsonOpt, cards_table, console
 
 datasets_app = typer.Typer(no_args_is_help=True, help="Benchmark datasets: cards, status, preparation, checksums.")
 
@@ -23,7 +23,7 @@ def _card(name: str) -> Any:
 
 
 @datasets_app.command("list")
-def datasets_list(pattern: Annotated[str, typer.Argument()] = "*") -> None:
+def datasets_list(pattern: Annotated[str, typer.Argument()] = "*", as_json: JsonOpt = False) -> None:
     """Show every dataset card with its status on this machine (prepared / partial / missing)."""
     from vrbench.data.integrity import dataset_status
     from vrbench.registry import DATASETS
@@ -34,7 +34,8 @@ def datasets_list(pattern: Annotated[str, typer.Argument()] = "*") -> None:
         frames = str(c.frames_per_clip or "?")
         rows.append([c.name, c.kind, str(c.clips or "?"), frames, f"x{c.scale}", c.lq_source,
                      status.state + (f" ({status.detail})" if status.detail else ""), c.summary])
-    cards_table("datasets", ["name", "kind", "clips", "frames", "scale", "LQ", "status here", "summary"], rows)
+    cards_table("datasets", ["name", "kind", "clips", "frames", "scale", "LQ", "status here", "summary"], rows,
+                as_json=as_json)
 
 
 def _side(video: Any) -> str:

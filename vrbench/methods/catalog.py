@@ -23,7 +23,7 @@ import yaml
 from pydantic import ValidationError
 
 from vrbench.errors import InputError
-from vrbench.methods.command_spec import CommandCard, readiness, resolve_vars
+from vrbench.methods.command_spec import CommandCard, checked_summary, readiness, resolve_vars
 from vrbench.paths import catalog_dir
 
 ENV_DIRS = "VRBENCH_METHOD_ADAPTERS"
@@ -93,7 +93,7 @@ def command_factory(spec: CommandCard, card: Any, path: Path) -> Callable[..., A
         from vrbench.methods.profiling import nvidia_driver_present
 
         reasons = readiness(spec, resolve_vars(spec, {}, os.environ, path.resolve().parent), nvidia_driver_present())
-        return (not reasons, "; ".join(reasons) or "ready")
+        return (not reasons, "; ".join(reasons) or checked_summary(spec))
 
     factory.runnable = runnable  # type: ignore[attr-defined]
     factory.card_file = str(path.resolve())  # type: ignore[attr-defined]

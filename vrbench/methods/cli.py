@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vrbench.clikit import cards_table, console
+from vrbench.clikit import JsonOpt, cards_table, console
 
 methods_app = typer.Typer(no_args_is_help=True, help="Method adapters and their cards.")
 
@@ -19,8 +19,15 @@ def runnable(entry: Any) -> tuple[bool | None, str]:
     if callable(check):
         return check()
     if entry.card.kind in READY_KINDS:
-        return True, "built in" if entry.origin == "builtin" else entry.origin
-    return None, f"no check provided ({entry.origin})"
+        return True, "" if entry.origin == "builtin" else entry.origin  # needs nothing beyond vrbench itself
+    return None, f"not checked: {entry.origin} adapter without a runnable() check (weights, packages, device)"
+
+
+def runnable_text(ok: bool | None, why: str) -> str:
+    """`yes`, `yes (what was checked)`, `no: why not`, `?: what was not checked`."""
+    if ok:
+        return f"yes ({why})" if why else "yes"
+    return f"{'no' if ok is False else '?'}: {why}"
 
 
 def method_rows(registry: Any, pattern: str = "*") -> list[list[str]]:
@@ -29,22 +36,23 @@ def method_rows(registry: Any, pattern: str = "*") -> list[list[str]]:
         entry = registry.entry(name)
         card = entry.card
         ok, why = runnable(entry)
-        flag = {True: "yes", False: "no", None: "?"}[ok]
         steps = (f"{card.default_steps}" if card.default_steps is not None else "–") + ("*" if card.supports_steps
                                                                                        else "")
         seed = "seed" if getattr(card, "seeded", False) else ("fixed" if card.deterministic else "UNSEEDED")
         rows.append([card.name, card.kind, steps, f"x{card.scale}" if card.scale else "any", seed,
-                     flag if ok else f"{flag}: {why}", card.summary])
+                     runnable_text(ok, why), card.summary])
     return rows
 
 
 @methods_app.command("list")
-def methods_list(pattern: Annotated[str, typer.Argument()] = "*") -> None:
+def methods_list(pattern: Annotated[str, typer.Argument()] = "*", as_json: JsonOpt = False) -> None:
     """Show every method card and whether it can run here (and why not)."""
     from vrbench.registry import METHODS
 
     cards_table("methods", ["name", "kind", "steps", "scale", "seed", "runnable here", "summary"],
-                method_rows(METHODS, pattern))
+                method_rows(METHODS, pattern), as_json=as_json)
+    if as_json:
+        return
     console.print("steps: default count, * = sweepable; seed: seed = takes our seed, fixed = deterministic")
     for source, error in sorted(METHODS.load_errors.items()):
         console.print(f"[red]not loaded[/] {source}: {error}")
@@ -67,7 +75,7 @@ def methods_show(name: Annotated[str, typer.Argument(help="method name")]) -> No
         data["setup"] = spec.setup or None
         data["command"] = spec.command.model_dump()
     data["origin"] = entry.origin
-    data["runnable here"] = "yes" if ok else f"{'no' if ok is False else '?'}: {why}"
+    data["runnable here"] = runnable_text(ok, why)
     console.print(yaml.dump(data, Dumper=_block_dumper(), sort_keys=False, allow_unicode=True, width=110),
                   markup=False)
 

@@ -12,8 +12,11 @@ config, the environment variable `VRBENCH_<CARD>_<VAR>` (e.g. `VRBENCH_SEEDVR2_3
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +35,17 @@ CARD_FIELDS = ("card_dir",)
 ADAPTER_OPTIONS = ("timeout", "work_root", "keep")
 _FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _IDENT = re.compile(r"[a-z_][a-z0-9_]*")
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+IMPORT_PROBE_TIMEOUT_S = 120.0
+_PROBE_DONE = "vrbench-import-probe-done"
+# run by the card's interpreter as `python -c PROBE mod1 mod2 ...`: one line per module it cannot import
+_IMPORT_PROBE = ("import importlib, sys\n"
+                 "for m in sys.argv[1:]:\n"
+                 "    try:\n"
+                 "        importlib.import_module(m)\n"
+                 "    except BaseException as e:\n"
+                 "        print(f'{m} ({type(e).__name__}: {e})')\n"
+                 f"print({_PROBE_DONE!r})\n")
 
 
 def render(template: str, values: Mapping[str, Any], where: str = "template") -> str:
@@ -86,6 +100,15 @@ class Geometry(_Strict):
 class Requires(_Strict):
     gpu: bool = False
     files: list[str] = Field(default_factory=list)
+    # modules the command's program (argv[0], then a Python interpreter) must import; tried before a run
+    imports: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _module_names(self) -> Requires:
+        bad = [m for m in self.imports if not _MODULE.fullmatch(m)]
+        if bad:
+            raise ValueError(f"requires.imports holds names that are not Python modules: {bad}")
+        return self
 
 
 class CommandSpec(_Strict):
@@ -187,7 +210,12 @@ def resolve_vars(card: CommandCard, options: Mapping[str, Any], environ: Mapping
 
 
 def readiness(card: CommandCard, values: Mapping[str, str | None], gpu_present: bool) -> list[str]:
-    """Reasons the card cannot run here (empty: it can)."""
+    """Reasons the card cannot run here (empty: it can).
+
+    Checked: the card's status, its variables, the working directory, the program, the required files, the GPU
+    and, when the card lists `requires.imports`, that the program imports them (it is started once for that).
+    The tool's own inference is never run here.
+    """
     if card.status != "ready":
         return [card.status_reason]
     missing = [v for v, x in values.items() if x is None and v not in CARD_FIELDS]
@@ -199,7 +227,8 @@ def readiness(card: CommandCard, values: Mapping[str, str | None], gpu_present: 
     if workdir is not None and not Path(workdir).expanduser().is_dir():
         reasons.append(f"workdir not found: {workdir}")
     exe = _try_render(card.command.argv[0], known)
-    if exe is not None and not _executable(exe, workdir):
+    found = exe is not None and _executable(exe, workdir)
+    if exe is not None and not found:
         reasons.append(f"program not found: {exe}")
     for template in card.command.requires.files:
         file = _try_render(template, known)
@@ -207,7 +236,42 @@ def readiness(card: CommandCard, values: Mapping[str, str | None], gpu_present: 
             reasons.append(f"missing file: {file}")
     if card.command.requires.gpu and not gpu_present:
         reasons.append("needs an NVIDIA GPU (no driver found)")
+    if found and card.command.requires.imports and not reasons:
+        reasons += _import_problems(card, exe, workdir, known)
     return reasons
+
+
+def checked_summary(card: CommandCard) -> str:
+    """What `readiness` verified when it found nothing wrong, and what it leaves unchecked."""
+    req = card.command.requires
+    found = ["program"] + ([f"{len(req.files)} required file(s)"] if req.files else []) + (["GPU"] if req.gpu else [])
+    imports = (f"it imports {', '.join(req.imports)}" if req.imports
+               else "imports not checked (the card lists none under requires.imports)")
+    return f"{', '.join(found)} found; {imports}; the tool itself is not run until a benchmark does"
+
+
+def _import_problems(card: CommandCard, exe: str, workdir: str | None, known: Mapping[str, Any]) -> list[str]:
+    """Start the card's program as a Python interpreter and try each module of `requires.imports`."""
+    program = str(_resolve(exe, workdir)) if "/" in exe else (shutil.which(exe) or exe)
+    env = dict(os.environ) if card.command.inherit_env else {k: os.environ[k] for k in ("PATH", "HOME", "LANG")
+                                                            if k in os.environ}
+    env.update({k: v for k, v in ((k, _try_render(t, known)) for k, t in card.command.env.items()) if v is not None})
+    with tempfile.TemporaryDirectory(prefix="vrbench-probe-") as empty:  # a run starts in an empty run folder
+        cwd = str(Path(workdir).expanduser()) if workdir is not None else empty
+        try:
+            proc = subprocess.run([program, "-c", _IMPORT_PROBE, *card.command.requires.imports], cwd=cwd, env=env,
+                                  stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                  timeout=IMPORT_PROBE_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
+            return [f"{exe} did not finish importing {', '.join(card.command.requires.imports)} within "
+                    f"{IMPORT_PROBE_TIMEOUT_S:g} s"]
+        except OSError as e:
+            return [f"cannot start {exe}: {e.strerror or e}"]
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines or lines[-1] != _PROBE_DONE:
+        tail = (proc.stderr.strip().splitlines() or proc.stdout.strip().splitlines() or ["no output"])[-1]
+        return [f"{exe} did not run as a Python interpreter to check imports (exit {proc.returncode}: {tail})"]
+    return [f"{exe} cannot import {line}" for line in lines[:-1]]
 
 
 def _try_render(template: str | None, values: Mapping[str, Any]) -> str | None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from vrbench.weights import WeightFile
+from vrbench.errors import InputError, MetricUnavailable
+from vrbench.weights import WeightFile, digest
 
 KINDS = ("FR", "NR", "video", "temporal")
 
@@ -45,6 +46,33 @@ class MetricCard:
     @property
     def arrow(self) -> str:
         return "↑" if self.higher_is_better else "↓"
+
+
+def unavailable(card: MetricCard) -> MetricUnavailable | None:
+    """Why a metric cannot be set up here, or None: a weights file missing or failing its checksum (unless
+    unverified weights are allowed), or a package named in `requires` not installed (found, not imported).
+    `setup()` runs this check first and `vrbench metrics list` shows its verdict, so the two never disagree."""
+    import importlib.util
+
+    missing = [w for w in card.weights if not w.present()]
+    if missing:
+        return MetricUnavailable(card.name, "weights missing", tuple(w.missing_message() for w in missing))
+    for w in card.weights:
+        try:
+            digest(w)
+        except InputError as e:
+            return MetricUnavailable(card.name, "weights have the wrong checksum", (str(e),))
+    absent = [m for m in card.requires if importlib.util.find_spec(m) is None]
+    if absent:
+        return MetricUnavailable(card.name, f"package not installed: {', '.join(absent)}")
+    return None
+
+
+def check_ready(card: MetricCard) -> None:
+    """Raise `MetricUnavailable` with the reason `unavailable(card)` gives."""
+    problem = unavailable(card)
+    if problem is not None:
+        raise problem
 
 
 class Metric:

@@ -6,23 +6,32 @@ from typing import Annotated
 
 import typer
 
-from vrbench.clikit import cards_table
+from vrbench.clikit import JsonOpt, cards_table
 
 metrics_app = typer.Typer(no_args_is_help=True, help="Metrics and their cards.")
 
 
 @metrics_app.command("list")
-def metrics_list(pattern: Annotated[str, typer.Argument()] = "*") -> None:
-    """Show every metric card, with whether its weights are on this machine."""
+def metrics_list(pattern: Annotated[str, typer.Argument()] = "*", as_json: JsonOpt = False) -> None:
+    """Show every metric card and whether it can run here (weights present and verified, packages installed)."""
     from vrbench.registry import METRICS
 
-    def status(card) -> str:
-        missing = [w.name for w in card.weights if not w.present()]
-        return "ready" if not missing else "needs " + ", ".join(missing)
-
-    rows = [[c.name, c.kind, c.arrow, _range(c.range), c.version, status(c), c.convention]
+    rows = [[c.name, c.kind, c.arrow, _range(c.range), c.version, readiness(c), c.convention]
             for c in METRICS.cards(pattern)]
-    cards_table("metrics", ["name", "kind", "dir", "range", "ver", "status", "convention"], rows)
+    cards_table("metrics", ["name", "kind", "dir", "range", "ver", "status", "convention"], rows,
+                as_json=as_json)
+
+
+def readiness(card) -> str:
+    """The status column: the verdict of the same check a metric's `setup()` runs before a benchmark uses it."""
+    from vrbench.metrics.base import unavailable
+
+    problem = unavailable(card)
+    if problem is None:
+        return "ready"
+    if problem.reason == "weights missing":
+        return "needs " + ", ".join(w.name for w in card.weights if not w.present())
+    return problem.reason
 
 
 def _range(r) -> str:
@@ -47,14 +56,16 @@ def known_weights() -> dict[str, list]:
 
 
 @weights_app.command("status")
-def weights_status() -> None:
+def weights_status(as_json: JsonOpt = False) -> None:
     """Which weight files are present, verified against their checksum, and where each one goes."""
     from vrbench.errors import InputError
     from vrbench.weights import digest
 
     rows = []
     for w, users in known_weights().values():
-        if not w.present():
+        if not w.managed:
+            state = "in the method's checkout"
+        elif not w.present():
             state = "missing"
         else:
             try:
@@ -63,7 +74,7 @@ def weights_status() -> None:
             except InputError:
                 state = "WRONG CHECKSUM"
         rows.append([w.name, ", ".join(users), state, str(w.path), w.url])
-    cards_table("weights", ["file", "used by", "status", "path", "url"], rows)
+    cards_table("weights", ["file", "used by", "status", "path", "url"], rows, as_json=as_json)
 
 
 @weights_app.command("fetch")
@@ -74,7 +85,7 @@ def weights_fetch(names: Annotated[list[str] | None, typer.Argument(help="file o
     from vrbench.weights import fetch
 
     for w, users in known_weights().values():
-        if names and w.name not in names and not set(users) & set(names):
+        if (names and w.name not in names and not set(users) & set(names)) or not w.managed:
             continue
         console.print(f"{w.name}: {fetch(w)}")
 

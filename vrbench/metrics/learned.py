@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from vrbench.errors import InputError, MetricUnavailable
-from vrbench.metrics.base import Metric, MetricCard
+from vrbench.errors import MetricUnavailable
+from vrbench.metrics.base import Metric, MetricCard, check_ready
 from vrbench.registry import METRICS
 from vrbench.weights import WeightFile, digest
 
@@ -43,13 +43,8 @@ class PyiqaMetric(Metric):
         self.model = None
 
     def setup(self, device: Any) -> None:
-        missing = [w for w in self.card.weights if not w.present()]
-        if missing:
-            raise MetricUnavailable(self.card.name, "weights missing", tuple(w.missing_message() for w in missing))
-        try:
-            self.digests = {w.name: digest(w) for w in self.card.weights}
-        except InputError as e:
-            raise MetricUnavailable(self.card.name, "weights have the wrong checksum", (str(e),)) from e
+        check_ready(self.card)
+        self.digests = {w.name: digest(w) for w in self.card.weights}  # memoised: checked just above
         try:
             import pyiqa
         except ImportError as e:
@@ -137,7 +132,7 @@ class DistsMetric(PyiqaMetric):
 def _card(name, summary, kind, higher, rng, pyiqa_name, weights, convention="", unit="") -> MetricCard:
     return MetricCard(name=name, summary=summary, kind=kind, higher_is_better=higher, range=rng, version="1",
                       convention=convention or f"pyiqa '{pyiqa_name}' defaults", reference=f"pyiqa {pyiqa_name}",
-                      needs_gt=kind == "FR", unit=unit, weights=tuple(weights))
+                      needs_gt=kind == "FR", unit=unit, weights=tuple(weights), requires=("pyiqa",))
 
 
 LEARNED = [

@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from vrbench.errors import MetricUnavailable
-from vrbench.metrics.base import MetricCard, StreamMetric
+from vrbench.metrics.base import MetricCard, StreamMetric, check_ready
 from vrbench.metrics.learned import ALEXNET, _pyiqa
 from vrbench.registry import METRICS
 from vrbench.weights import WeightFile
@@ -33,10 +32,6 @@ DOVER_PTH = WeightFile("DOVER.pth", "https://github.com/QualityAssessment/DOVER/
 LPIPS_ALEX_WEIGHTS = (ALEXNET, _pyiqa("LPIPS_v0.1_alex-df73285e.pth", "df73285e"))
 
 
-def _need(card: MetricCard) -> None:
-    missing = [w for w in card.weights if not w.present()]
-    if missing:
-        raise MetricUnavailable(card.name, "weights missing", tuple(w.missing_message() for w in missing))
 
 
 @dataclass
@@ -83,7 +78,7 @@ class WarpError(PairMetric):
         if self.flow == "dis":
             self.flow_fn = flow.dis_flow
             return
-        _need(self.card)
+        check_ready(self.card)
         model = flow.load_raft_large(RAFT_THINGS.path, variant="C_T_V1", device=device)
         # EvalCrafter feeds [0, 1] frames to a RAFT expecting 0-255; reproduced for the output-only variant only
         self.flow_fn = flow.raft_flow(model, iterations=20, evalcrafter_range=not self.from_gt)
@@ -112,7 +107,8 @@ class TemporalLpips(PairMetric):
     card = MetricCard(name="tlp", summary="Temporal LPIPS (TecoGAN), x100", kind="temporal", higher_is_better=False,
                       range=(0.0, 100.0), version="1", level="clip", needs_gt=True,
                       convention="|LPIPS-alex(o_t, o_t+1) - LPIPS-alex(g_t, g_t+1)| x100, mean over pairs",
-                      reference="TecoGAN metrics.py (tLP x100)", weights=LPIPS_ALEX_WEIGHTS)
+                      reference="TecoGAN metrics.py (tLP x100)", weights=LPIPS_ALEX_WEIGHTS,
+                      requires=("pyiqa",))
 
     def setup(self, device: Any) -> None:
         self.lpips = METRICS.create("lpips-alex")
@@ -131,7 +127,7 @@ class DoverMetric(StreamMetric):
         self.card, self.key = card, key
 
     def setup(self, device: Any) -> None:
-        _need(self.card)
+        check_ready(self.card)
         from vrbench.metrics.dover import load_dover
 
         self.model = load_dover(DOVER_PTH.path, device)

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from vrbench.errors import MetricUnavailable
-from vrbench.metrics.base import MetricCard, StreamMetric
+from vrbench.metrics.base import MetricCard, StreamMetric, check_ready
+from vrbench.metrics.learned import CLIP_RN50
 from vrbench.registry import METRICS
 
 
@@ -41,7 +42,7 @@ class VmafMetric(StreamMetric):
     card = MetricCard(
         name="vmaf", summary="VMAF v0.6.1 (vmaf-torch), clipped to [0, 100]", kind="video", higher_is_better=True,
         range=(0.0, 100.0), version="1", convention="BT.601 studio luma, model vmaf_v0.6.1, mean over frames",
-        reference="Netflix libvmaf; vmaf-torch", level="clip", needs_gt=True)
+        reference="Netflix libvmaf; vmaf-torch", level="clip", needs_gt=True, requires=("vmaf_torch",))
 
     def setup(self, device: Any) -> None:
         try:
@@ -83,13 +84,11 @@ class ClipConsistencyMetric(StreamMetric):
         name="clip-consistency", summary="CLIP feature similarity of neighbouring frames (InfVSR)", kind="temporal",
         higher_is_better=True, range=(-1.0, 1.0), version="1",
         convention="CLIP RN50 image features, 224 resize + centre crop, cosine of frames t and t+1, mean over pairs",
-        reference="InfVSR semantic consistency; OpenAI CLIP", level="clip", needs_gt=False)
+        reference="InfVSR semantic consistency; OpenAI CLIP", level="clip", needs_gt=False, weights=(CLIP_RN50,),
+        requires=("clip",))
 
     def setup(self, device: Any) -> None:
-        from vrbench.metrics.learned import CLIP_RN50
-
-        if not CLIP_RN50.present():
-            raise MetricUnavailable(self.card.name, "weights missing", (CLIP_RN50.missing_message(),))
+        check_ready(self.card)
         try:
             import clip
         except ImportError as e:
