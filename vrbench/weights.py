@@ -1,6 +1,7 @@
 """The one door for weight files: where each lives, where it comes from, and how it is checked.
 
-Learned metrics and methods declare `WeightFile`s on their cards. Nothing else in vrbench downloads anything.
+Learned metrics and methods declare `WeightFile`s on their cards (one type for both, so `vrbench weights status`
+lists every file anything needs). Nothing else in vrbench downloads anything.
 `VRBENCH_OFFLINE=1` guarantees no network access; a missing file then produces an error that names the file,
 its URL and the exact path to put it at.
 """
@@ -30,29 +31,63 @@ def offline() -> bool:
     return os.environ.get("VRBENCH_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
 
 
+PLACES = ("hub", "package", "external")
+
+
 @dataclass(frozen=True)
 class WeightFile:
-    """One weights file: its name, where it lives under the torch hub dir, its URL and its checksum.
+    """One weights file of a metric or a method: its name, where it lives, its URL and its checksum.
 
+    `place` says where `subdir/name` is resolved: `hub` under the torch hub dir (vrbench fetches and verifies it),
+    `package` inside the installed vrbench package (shipped, e.g. the SATB checkpoints), `external` inside a
+    method's own checkout (the method's card tells where; vrbench lists it but neither fetches nor checks it).
     `sha256` is the full digest when we know it; otherwise `sha256_prefix` holds the prefix that the file name
     carries by the torch hub convention (`name-<prefix>.pth`), which is what its publisher guarantees.
     """
 
     name: str
     url: str
-    subdir: str
+    subdir: str = ""
     sha256: str = ""
     sha256_prefix: str = ""
     used_by: str = ""
+    note: str = ""
+    place: str = "hub"
+
+    def __post_init__(self) -> None:
+        if self.place not in PLACES:
+            raise ValueError(f"weights file '{self.name}': place must be one of {PLACES}, got {self.place!r}")
+
+    @classmethod
+    def from_card(cls, file: str, url: str, sha256: str = "", note: str = "", place: str = "external") -> WeightFile:
+        """A weights entry as a method card writes it: `file` a path relative to its place."""
+        subdir, _, name = file.rstrip("/").rpartition("/")
+        return cls(name=name, url=url, subdir=subdir, sha256=sha256, note=note, place=place)
+
+    @property
+    def file(self) -> str:
+        """The file as its card names it: `subdir/name` relative to its place."""
+        return f"{self.subdir}/{self.name}" if self.subdir else self.name
+
+    @property
+    def managed(self) -> bool:
+        """Whether vrbench knows where the file is (hub, package) and can check it; external files it only lists."""
+        return self.place != "external"
 
     @property
     def path(self) -> Path:
+        if self.place == "package":
+            return Path(__file__).resolve().parent / self.subdir / self.name
+        if self.place == "external":
+            return Path(self.subdir) / self.name
         return torch_hub_dir() / self.subdir / self.name
 
     def present(self) -> bool:
-        return self.path.is_file() and self.path.stat().st_size > 0
+        return self.managed and self.path.is_file() and self.path.stat().st_size > 0
 
     def missing_message(self) -> str:
+        if not self.managed:
+            return f"{self.name}: get it from {self.url} into the method's checkout at {self.file}"
         return f"{self.name}: download {self.url} and put it at {self.path} (or run `vrbench weights import FILE`)"
 
     def check(self, file: Path | None = None) -> str:
@@ -113,8 +148,12 @@ def sha256_file(file: Path, block: int = 1 << 20) -> str:
 
 
 def fetch(weight: WeightFile, *, force: bool = False) -> Path:
-    """Download a weights file to its cache path (atomically), verifying its checksum."""
-    if weight.present() and not force:
+    """Download a weights file to its cache path (atomically), verifying its checksum. Shipped files are checked in
+    place; files in a method's own checkout are the method's to fetch (InputError says where they go)."""
+    if weight.place == "external":
+        raise InputError("weights file belongs to an external method's checkout", file=weight.file,
+                         hint=weight.missing_message())
+    if weight.place == "package" or (weight.present() and not force):
         weight.check()
         return weight.path
     if offline():

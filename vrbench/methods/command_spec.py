@@ -24,7 +24,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vrbench.errors import InputError
-from vrbench.methods.base import MethodCard, WeightRef
+from vrbench.methods.base import MethodCard
+from vrbench.weights import WeightFile
 
 # Placeholders every template may use; their values are set for each clip by the adapter.
 RUN_FIELDS = ("input", "input_dir", "output_dir", "run_dir", "clip", "scale", "steps", "seed", "out_height",
@@ -191,7 +192,7 @@ class CommandCard(_Strict):
             name=self.name, summary=self.summary, paper=self.paper, license=self.license, kind=self.kind,
             supports_steps=self.supports_steps, default_steps=self.default_steps, scale=self.scale,
             temporal_window=self.temporal_window, colour_fix=self.colour_fix, deterministic=self.deterministic,
-            seeded=self.seeded, weights=tuple(WeightRef(**w.model_dump()) for w in self.weights),
+            seeded=self.seeded, weights=tuple(WeightFile.from_card(**w.model_dump()) for w in self.weights),
             params=self.params, repo=self.repo, verified=self.verified.strip(), notes=notes)
 
 
