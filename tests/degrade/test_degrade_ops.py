@@ -10,7 +10,6 @@ import pytest
 
 from vrbench.degrade import OPS, PRESETS, degrade_clip, load_preset, reference
 from vrbench.degrade.ops import sample_stages
-from vrbench.degrade.pipeline import rechunk
 from vrbench.errors import InputError, UnknownNameError
 from vrbench.video import Video
 
@@ -61,13 +60,6 @@ def test_chunked_input_checks_its_frame_count_and_sizes(bbb_frames):
         degrade_clip(iter([gt, gt]), preset="bd-x4", seed=0, clip_id="c", num_frames=4)
     with pytest.raises(InputError, match="change size"):
         degrade_clip(iter([gt, bbb_frames[:2, :8, :8]]), preset="bd-x4", seed=0, clip_id="c", num_frames=6)
-
-
-def test_rechunk_regroups_consecutive_frames_exactly():
-    frames = np.arange(23)[:, None, None, None] * np.ones((1, 2, 2, 3), np.uint8)
-    pieces = [frames[:5], frames[5:6], frames[6:20], frames[20:]]
-    out = list(rechunk(pieces, 8))
-    assert [len(c) for c in out] == [8, 8, 7] and np.array_equal(np.concatenate(out), frames)
 
 
 def test_manifest_and_card_modules_do_not_import_the_pipeline_or_torch():

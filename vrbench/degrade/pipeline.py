@@ -23,7 +23,7 @@ from vrbench.degrade.input import prepare_gt
 from vrbench.degrade.manifest import build_manifest, check_manifest, clip_digest, environment_differences, frames_sha256
 from vrbench.degrade.ops import OPS
 from vrbench.errors import InputError
-from vrbench.video import Video
+from vrbench.video import Video, rechunk
 
 CHUNK = 8  # frames per batch between clip-level stages
 
@@ -58,23 +58,6 @@ def run_frame_stages(groups: list, stages: list[dict]) -> list:
     for stage in stages:
         groups = OPS[stage["op"]].apply(groups, stage)
     return groups
-
-
-def rechunk(chunks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
-    """Consecutive frame chunks of any sizes regrouped into chunks of exactly `size` frames (the last may be less)."""
-    pending: list[np.ndarray] = []
-    count = 0
-    for chunk in chunks:
-        while len(chunk):
-            take = chunk[: size - count]
-            pending.append(take)
-            count += len(take)
-            chunk = chunk[len(take) :]
-            if count == size:
-                yield pending[0] if len(pending) == 1 else np.concatenate(pending)
-                pending, count = [], 0
-    if count:
-        yield pending[0] if len(pending) == 1 else np.concatenate(pending)
 
 
 def run_segment(batches: Iterable, stages: list[dict]) -> Iterator[tuple[list[int], list]]:
