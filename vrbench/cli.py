@@ -195,7 +195,7 @@ def env() -> None:
     import json
 
     from vrbench import provenance
-    from vrbench.metrics.engine import pick_device
+    from vrbench.devices import pick_device
     from vrbench.paths import data_root, work_dir
     from vrbench.weights import torch_hub_dir
 

@@ -83,7 +83,7 @@ def test_clips_shorter_than_the_temporal_window_are_replicate_padded(tiny_ckpt, 
 def test_adapters_are_registered_with_cards():
     for name in ("satb", "satb-dtg", "satb-naive", "satb-no-ddc"):
         card = METHODS.card(name)
-        assert card.supports_steps and card.default_steps == 4 and card.scale == 4 and card.temporal_window == 3
+        assert card.supports_steps and card.default_steps == 4 and card.scale == 4
 
 
 def test_adapter_restores_a_video_and_rejects_bad_calls(tiny_ckpt, lq):

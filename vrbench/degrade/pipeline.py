@@ -29,9 +29,9 @@ CHUNK = 8  # frames per batch between clip-level stages
 
 
 def default_device() -> str:
-    import torch
+    from vrbench.devices import pick_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(pick_device())
 
 
 @contextlib.contextmanager

@@ -35,8 +35,7 @@ class MethodCard:
     supports_steps: bool = False
     default_steps: int | None = None
     scale: int | None = 4  # None: any integer scale
-    temporal_window: int = 1
-    colour_fix: str = "none"
+    colour_fix: str = "none"  # the fix the method's own code applies (`methods show`); vrbench's own: the protocol
     deterministic: bool = True
     seeded: bool = False
     needs_gt: bool = False

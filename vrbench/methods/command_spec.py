@@ -153,7 +153,6 @@ class CommandCard(_Strict):
     supports_steps: bool = False
     default_steps: int | None = None
     scale: int | None = 4
-    temporal_window: int = 1
     colour_fix: str = "none"
     deterministic: bool
     params: int | None = None
@@ -191,7 +190,7 @@ class CommandCard(_Strict):
         return MethodCard(
             name=self.name, summary=self.summary, paper=self.paper, license=self.license, kind=self.kind,
             supports_steps=self.supports_steps, default_steps=self.default_steps, scale=self.scale,
-            temporal_window=self.temporal_window, colour_fix=self.colour_fix, deterministic=self.deterministic,
+            colour_fix=self.colour_fix, deterministic=self.deterministic,
             seeded=self.seeded, weights=tuple(WeightFile.from_card(**w.model_dump()) for w in self.weights),
             params=self.params, repo=self.repo, verified=self.verified.strip(), notes=notes)
 

@@ -155,7 +155,8 @@ def run_bench(names: list[str] | None = None, frames: int = 16, chunk: int = 8, 
         os.environ["TORCH_HOME"] = str(hub)
         os.environ["VRBENCH_ALLOW_UNVERIFIED_WEIGHTS"] = "1"
         plant_random_weights(Path(os.environ["TORCH_HOME"]) / "hub")
-    from vrbench.metrics.engine import build_metrics, evaluate_clip, pick_device
+    from vrbench.devices import pick_device
+    from vrbench.metrics.engine import build_metrics, evaluate_clip
     from vrbench.video import open_video, write_frames
 
     dev = pick_device(device)

@@ -23,14 +23,6 @@ from vrbench.registry import METRICS
 from vrbench.video import Video
 
 
-def pick_device(name: str | None = None) -> Any:
-    import torch
-
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def deterministic_mode(device: Any) -> None:
     """Deterministic kernels by default: results must not depend on the run."""
     import torch

@@ -141,7 +141,7 @@ class Runner:
     def __init__(self, config: RunConfig, store: Store, outputs: Path | None = None,
                  on_progress: Callable[[str], None] | None = None, *, executor: str = "local", workers: int = 1,
                  gpus: int = 0, address: str | None = None) -> None:
-        from vrbench.metrics.engine import pick_device
+        from vrbench.devices import pick_device
 
         self.config, self.store = config, store
         self.outputs = outputs or work_dir() / "outputs"

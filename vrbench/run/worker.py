@@ -108,7 +108,8 @@ class Worker:
     """Holds the built methods and metrics of one process and its device; `execute` runs one `ClipTask`."""
 
     def __init__(self, config: RunConfig, outputs: Path, device: Any = None) -> None:
-        from vrbench.metrics.engine import deterministic_mode, pick_device
+        from vrbench.devices import pick_device
+        from vrbench.metrics.engine import deterministic_mode
         from vrbench.protocols import PROTOCOLS
 
         self.config, self.outputs = config, Path(outputs)

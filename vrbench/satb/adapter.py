@@ -49,7 +49,7 @@ class SatbMethod:
 
     def restorer(self, device: Any = None):
         """The networks on `device` (the harness's; default: the one device picker's choice), loaded once."""
-        from vrbench.metrics.engine import pick_device
+        from vrbench.devices import pick_device
         from vrbench.satb.restore import SatbRestorer
 
         device = pick_device(None if device is None else str(device))
@@ -78,7 +78,7 @@ class SatbMethod:
 def _card(name: str, summary: str, checkpoint: str, notes: str = "") -> MethodCard:
     return MethodCard(
         name=name, summary=summary, paper=PAPER, license="Apache-2.0 (code and weights trained by vrbench)",
-        kind="generative", supports_steps=True, default_steps=4, scale=4, temporal_window=3, deterministic=True,
+        kind="generative", supports_steps=True, default_steps=4, scale=4, deterministic=True,
         weights=(WeightFile(f"{checkpoint}.safetensors", "shipped in the package", "satb/checkpoints",
                             place="package", note="fp16 EMA weights; training command, hardware and data manifest "
                             "in the metadata"),),
