@@ -48,6 +48,22 @@ def spmcs_names(n: int) -> list[str]:
     return [f"Frame {i + 1:03d}.png" for i in range(n)]
 
 
+def vimeo_names(n: int) -> list[str]:
+    return [f"im{i + 1}.png" for i in range(n)]
+
+
+def sides(root: Path, bbb: np.ndarray, clips: list[str], gt_name: str | None, lq_name: str | None,
+          *, scale: int = 4, names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """`<gt_name>/<clip>/` and `<lq_name>/<clip>/` (either may be None: a GT-only or LQ-only set)."""
+    truth = {c: clip_frames(bbb, i) for i, c in enumerate(clips)}
+    for c in clips:
+        if gt_name:
+            write_pngs(root / gt_name / c, truth[c], names)
+        if lq_name:
+            write_pngs(root / lq_name / c, downscale(truth[c], scale), names)
+    return truth
+
+
 def build(layout: str, root: Path, bbb: np.ndarray, clips: list[str], *, scale: int = 4, gt: bool = True,
           lq: bool = True, reds_split: str = "val") -> dict[str, np.ndarray]:
     """Write `clips` in `layout` under `root`; returns clip -> GT frames. Flat layouts hold GT or LQ, not both."""
@@ -80,6 +96,13 @@ def build(layout: str, root: Path, bbb: np.ndarray, clips: list[str], *, scale: 
                 write_pngs(root / reds_split / f"{reds_split}_sharp" / c, truth[c])
             if lq:
                 write_pngs(root / reds_split / f"{reds_split}_sharp_bicubic" / f"X{scale}" / c, small[c])
+        elif layout == "vimeo":
+            group, part = c.split("_")  # Vimeo-90K: sequences/00001/0266/im1.png ... im7.png
+            names = vimeo_names(len(truth[c]))
+            if gt:
+                write_pngs(root / "vimeo_septuplet" / "sequences" / group / part, truth[c], names)
+            if lq:
+                write_pngs(root / f"vimeo_septuplet_matlabLRx{scale}" / "sequences" / group / part, small[c], names)
         elif layout == "flat":
             write_pngs(root / c, truth[c] if gt else small[c])
         else:

@@ -53,6 +53,8 @@ def _names(card: DatasetCard, layout: str) -> tuple[list[str], str]:
         clips = select["clips"]
         names = list(clips[:2]) if isinstance(clips, list) else ["000", "001"]
         return names, select["split"]
+    if layout == "vimeo":
+        return ["00001_0266", "00001_0268"], "val"
     return (list(card.clip_names[:2]) or ["clip-a", "clip-b"]), "val"
 
 

@@ -39,12 +39,12 @@ def test_mmagic_variant_is_chosen_by_the_lq_source(tmp_path, bbb_frames):
     default = DATASETS.create("udm10", root=tmp_path)
     clips = default.clips()
     assert clips[0].lq.path.parent.name == "BIx4"
-    assert any("LQ variant BIx4 used; also present: BDx4" in n for n in default.report.notes)
+    assert any("LQ from BIx4/ (variant BIx4); also present: BDx4" in n for n in default.report.notes)
     from vrbench.data.checks import scan_dataset
 
     report = scan_dataset(DATASETS.card("udm10"), tmp_path, variant="BDx4")
     assert report.clips[0].lq.path.parent.name == "BDx4"
-    message = r"LQ variant not in this mmagic-layout folder.*expected BIx3, found \['BIx4', 'BDx4'\]"
+    message = r"LQ variant not in this folder.*expected BIx3, found \['BIx4', 'BDx4'\]"
     with pytest.raises(InputError, match=message):
         scan_dataset(DATASETS.card("udm10"), tmp_path, variant="BIx3")
 

@@ -14,6 +14,7 @@ from typing import Any
 from vrbench.data.base import Clip, DatasetCard
 from vrbench.data.layouts import Found, locate
 from vrbench.errors import InputError
+from vrbench.paths import data_root
 from vrbench.video import FRAME_EXTENSIONS, Video, list_frame_files, natural_key, open_video
 
 MAX_NAMED = 3  # files named in one message before "and N more"
@@ -109,16 +110,25 @@ def open_side(path: Path, clip: str, card: DatasetCard) -> tuple[Video | None, l
                                  found=e.found, hint=e.hint)]
 
 
-def _pair(report: ClipReport, card: DatasetCard, prepared: bool, need_lq: bool = True) -> None:
+def lq_hint(card: DatasetCard, root: Path, prepared: bool) -> str | None:
+    """How to get the LQ of a GT-only clip: the command that makes it (never one that cannot work here)."""
+    default = (data_root() / card.name).resolve() == Path(root).resolve()
+    source = "" if default else f" --from '{root}'"
+    if card.lq.kind == "degrade":
+        return None if prepared else f"The card makes LQ with {card.lq}: run `vrbench datasets prepare {card.name}" \
+                                     f"{source}`"
+    if card.scale != 4:
+        return f"GT only: make an LQ with `vrbench datasets prepare {card.name}{source} --lq degrade:<preset>:<seed>`"
+    return f"GT only: make an LQ with `vrbench datasets prepare {card.name}{source} --lq degrade:realbasicvsr-x4:0`"
+
+
+def _pair(report: ClipReport, card: DatasetCard, need_lq: bool = True, hint: str | None = None) -> None:
     """GT/LQ presence, frame counts and the scale relation between GT and LQ sizes."""
     gt, lq, name, ds = report.gt, report.lq, report.name, card.name
     if card.gt == "required" and report.gt_path is None:
         report.problems.append(InputError("no ground truth for this clip", clip=name, dataset=ds,
                                           file=report.lq_path, expected=f"a GT clip named '{name}'", found="none"))
     if need_lq and report.lq_path is None and not report.problems:
-        lq_src = card.lq
-        hint = (f"The card makes LQ with {lq_src}: run `vrbench datasets prepare {ds}`"
-                if lq_src.kind == "degrade" and not prepared else None)
         report.problems.append(InputError("no LQ input for this clip", clip=name, dataset=ds, file=report.gt_path,
                                           expected=f"an LQ clip named '{name}'", found="none", hint=hint))
     if gt is None or lq is None:
@@ -141,7 +151,8 @@ def _pair(report: ClipReport, card: DatasetCard, prepared: bool, need_lq: bool =
         hint="If this set stores its LQ upsampled to the GT size, the card's scale should be 1"))
 
 
-def scan_clip(name: str, found: Found, card: DatasetCard, manifest: dict[str, Any], need_lq: bool = True) -> ClipReport:
+def scan_clip(name: str, found: Found, card: DatasetCard, manifest: dict[str, Any], need_lq: bool = True,
+              hint: str | None = None) -> ClipReport:
     report = ClipReport(name, gt_path=found.gt.get(name), lq_path=found.lq.get(name))
     for side in ("gt", "lq"):
         path = getattr(report, f"{side}_path")
@@ -149,7 +160,7 @@ def scan_clip(name: str, found: Found, card: DatasetCard, manifest: dict[str, An
             video, problems = open_side(path, name, card)
             setattr(report, side, video)
             report.problems += problems
-    _pair(report, card, prepared=bool(manifest), need_lq=need_lq)
+    _pair(report, card, need_lq=need_lq, hint=hint)
     if card.frames_per_clip and report.lq is not None and report.lq.num_frames != card.frames_per_clip:
         report.notes.append(f"{report.lq.num_frames} frames; the card expects {card.frames_per_clip}")
     entry = manifest.get("clips", {}).get(name, {})
@@ -177,7 +188,14 @@ def scan_dataset(card: DatasetCard, root: Path, manifest: dict[str, Any] | None 
     if not names:
         raise InputError("dataset folder has no clips", dataset=card.name, file=found.root,
                          expected="clip folders or videos in one of the card's layouts", found="none")
-    clips = [scan_clip(n, found, card, manifest, need_lq=not synthesise_lq) for n in names]
+    if card.gt == "required" and not found.gt:
+        raise InputError("this copy has no ground truth, and the card requires it", dataset=card.name,
+                         file=found.root, expected="GT folders (GT/, HR/ or each clip's truth/)",
+                         found=f"LQ only: {len(found.lq)} clips in the '{found.layout}' layout",
+                         hint="To score it without GT (no-reference and temporal metrics) read it as the `folder` "
+                              f"dataset: `vrbench datasets info folder --root '{found.root}'`")
+    hint = lq_hint(card, root, prepared=bool(manifest))
+    clips = [scan_clip(n, found, card, manifest, need_lq=not synthesise_lq, hint=hint) for n in names]
     return DatasetReport(card, found, clips, _dataset_notes(card, found, names, manifest))
 
 

@@ -1,23 +1,34 @@
 """The on-disk layouts benchmark sets circulate in, and the detector that finds one inside a folder.
 
-Each layout maps a folder to {clip name -> GT path} and {clip name -> LQ path} (frame folders or video files):
+Each layout maps a folder to {clip name -> GT path} and {clip name -> LQ path} (frame folders or video files).
+Side folders are recognised by name, case-insensitively, in every layout: GT is `GT`, `HR` (or SPMCS's `truth`);
+LQ is `LQ`, `LR`, `BIx<s>`, `BDx<s>`, `sharp_bicubic` (BasicSR's REDS4), `input<s>` (SPMCS) or `blur<s>` (PFNL).
 
-- `canonical`: `GT/<clip>/`, `LQ/<clip>/` (what `vrbench datasets prepare` writes);
+- `canonical`: side folders holding clips, `GT/<clip>/` + `LQ/<clip>/` (what `vrbench datasets prepare` writes),
+  and every alias: `gt/` + `lq/`, mmagic's `GT/` + `BIx4/` + `BDx4/` [open-mmlab/mmagic
+  tools/dataset_converters/{spmcs,udm10}], BasicSR's REDS4 `GT/` + `sharp_bicubic/` [XPixelGroup/BasicSR
+  options/test/BasicVSR/test_BasicVSR_REDS.yml]; either side may be absent (GT-only or LQ-only sets);
 - `dove`: DOVE's release, `GT/`, `LQ/` frame folders plus `GT-Video/`, `LQ-Video/` lossless MKV copies
   [zhengchen1999/DOVE datasets/README.md]; frame folders win, a video fills in a clip that has no frames;
-- `mmagic`: `GT/`, `BIx4/`, `BDx4/` [open-mmlab/mmagic tools/dataset_converters/{spmcs,udm10}];
-- `spmc`: per clip `truth/` and `input4/` (SPMCS, `Frame 001.png`) [jiangsutx/SPMC_VideoSR] or `blur4/`
-  (PFNL's UDM10) [psychopa4/PFNL model/base_model.py];
+- `spmc`: side folders inside each clip, `<clip>/truth/` + `<clip>/input4/` (SPMCS, `Frame 001.png`)
+  [jiangsutx/SPMC_VideoSR] or `<clip>/blur4/` (PFNL's UDM10) [psychopa4/PFNL model/base_model.py]; either side
+  may be absent (the authors' `data/test/<clip>/input4/` is LQ-only); a single clip folder is a one-clip set;
 - `reds`: `<split>_sharp/<clip>/00000000.png` and `<split>_sharp_bicubic/X4/<clip>/` [REDS site; BasicSR
   regroup_reds_dataset.py]; which split and clips make the set comes from the card's `layout_options.reds`;
+- `vimeo`: Vimeo-90K's two-level `sequences/00001/0266/im1.png` (clip `00001_0266`) [anchen1011/toflow], GT
+  and BasicSR's `vimeo_septuplet_matlabLRx4/sequences/` LQ side by side; `sep_testlist.txt`, when present,
+  selects the test septuplets;
 - `flat`: `<clip>/00000000.png` folders or `<clip>.mp4` videos (VideoLQ, Vivid-VR's UGC50/AIGC50); they are GT
   when the card requires GT, LQ otherwise.
 
-LQ variants: `BIx<s>` (bicubic) and `BDx<s>` (blur-downsample) name the same thing in every layout that has both.
+Two-level clip folders (`<a>/<b>/frames`, as mmagic's Vimeo-90K `GT/00001/0266/`) become clips named `<a>_<b>`
+in every layout that lists clips. LQ variants: `BIx<s>` (bicubic) and `BDx<s>` (blur-downsample) name the same
+thing in every layout that has both.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,13 +66,73 @@ def _has_frames(folder: Path) -> bool:
     return any(p.is_file() and p.suffix.lower() in FRAME_EXTENSIONS for p in _visible(folder))
 
 
+_VIMEO_GROUP, _VIMEO_PART = re.compile(r"\d{5}"), re.compile(r"\d{4}")  # Vimeo-90K's `%05d/%04d` clip folders
+
+
+# ---- side folders: which names mean GT and which mean LQ ----------------------------------------------------------
+GT_NAMES = ("gt", "hr", "truth")
+
+
+def lq_names(scale: int) -> dict[str, str]:
+    """Lower-cased LQ folder name -> its variant family ('' when the name does not say), in order of preference."""
+    return {"lq": "", "lr": "", f"bix{scale}": "BI", "sharp_bicubic": "BI", f"input{scale}": "BI",
+            f"bdx{scale}": "BD", f"blur{scale}": "BD"}
+
+
+def is_side_name(name: str, scale: int) -> bool:
+    return name.lower() in GT_NAMES or name.lower() in lq_names(scale)
+
+
+def side_folders(folder: Path, scale: int) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The GT-named and the LQ-named (with variant family) sub-folders of `folder`, matched case-insensitively."""
+    subs = [p for p in _visible(folder) if p.is_dir()]
+    gt = [p for p in subs if p.name.lower() in GT_NAMES]
+    names = lq_names(scale)
+    lq = sorted(((p, names[p.name.lower()]) for p in subs if p.name.lower() in names),
+                key=lambda pf: list(names).index(pf[0].name.lower()))
+    return gt, lq
+
+
+def _one_gt(gt: list[Path], card: Any, where: Path) -> Path | None:
+    if len(gt) > 1:
+        raise InputError("more than one GT folder", dataset=card.name, file=where, expected="one of GT/, HR/",
+                         found=[p.name for p in gt], hint="remove or rename the copies that are not the ground truth")
+    return gt[0] if gt else None
+
+
+def pick_lq(lq: list[tuple[Path, str]], want: str, card: Any, where: Path) -> tuple[Path | None, str, str]:
+    """The LQ folder to read among those offered: (folder, variant such as 'BIx4' or '', note)."""
+    if not lq:
+        return None, "", ""
+    s = card.scale
+    matching = [(p, f) for p, f in lq if f and f"{f}x{s}" == want] if want else lq
+    if want and not matching:
+        matching = [(p, f) for p, f in lq if not f]  # a plain LQ/ folder: locate notes the variant it could not pick
+        if not matching:
+            raise InputError("LQ variant not in this folder", dataset=card.name, file=where, expected=want,
+                             found=[p.name for p, _ in lq])
+    pick, family = matching[0]
+    others = [p.name for p, _ in lq if p != pick]
+    note = f"LQ from {pick.name}/" + (f" (variant {family}x{s})" if family else "") + (
+        f"; also present: {', '.join(others)}" if others else "")
+    return pick, (f"{family}x{s}" if family else ""), note
+
+
 def clip_entries(folder: Path) -> tuple[dict[str, Path], list[Path]]:
-    """Clip name -> frame folder or video file inside `folder`, and the entries that are neither."""
+    """Clip name -> frame folder or video file inside `folder`, and the entries that are neither.
+
+    Vimeo-90K's two-level clip folders become one clip each: `00001/0266/` -> '00001_0266'.
+    """
     entries: dict[str, Path] = {}
     other: list[Path] = []
     for p in _visible(folder):
         if p.is_dir():
-            entries[p.name] = p
+            nested = [c for c in _visible(p) if c.is_dir() and _VIMEO_PART.fullmatch(c.name) and _has_frames(c)] \
+                if _VIMEO_GROUP.fullmatch(p.name) and not _has_frames(p) else []
+            if nested:
+                entries.update({f"{p.name}_{c.name}": c for c in nested})
+            else:
+                entries[p.name] = p
         elif p.suffix.lower() in CONTAINER_EXTENSIONS:
             entries[p.stem] = p
         else:
@@ -84,70 +155,78 @@ def variant_of(lq_variant: str, scale: int) -> str:
 
 # ---- detectors -------------------------------------------------------------------------------------------------
 def detect_canonical(root: Path, card: Any, variant: str) -> Found | None:
-    if not ((root / "GT").is_dir() or (root / "LQ").is_dir()):
+    s = card.scale
+    gt, lq = side_folders(root, s)
+    # a side folder that holds frames itself is one clip of the per-clip layout (`calendar/input4/`), not a set
+    gt, lq = [p for p in gt if not _has_frames(p)], [(p, f) for p, f in lq if not _has_frames(p)]
+    if not gt and not lq:
         return None
-    found = Found("canonical", root)
-    found.gt, other_gt = clip_entries(root / "GT")
-    found.lq, other_lq = clip_entries(root / "LQ")
-    found.ignored = other_gt + other_lq + _side_notes(root, ("GT", "LQ"))
+    gt_dir = _one_gt(gt, card, root)
+    lq_dir, found_variant, note = pick_lq(lq, variant_of(variant, s), card, root)
+    found = Found("canonical", root, lq_variant=found_variant)
+    if gt_dir is not None:
+        found.gt, other = clip_entries(gt_dir)
+        found.ignored += other
+    if lq_dir is not None:
+        if (lq_dir / f"X{s}").is_dir() and not clip_entries(lq_dir)[0].keys() - {f"X{s}"}:
+            lq_dir = lq_dir / f"X{s}"  # `sharp_bicubic/X4/<clip>/`, as in the REDS zips
+        found.lq, other = clip_entries(lq_dir)
+        found.ignored += other
+    sides = [p.name for p in gt] + [p.name for p, _ in lq]
+    said = ([f"GT from {gt_dir.name}/"] if gt_dir is not None else []) + ([note] if note else [])
+    if len(lq) > 1 or not all(x.startswith(("GT from GT/", "LQ from LQ/")) for x in said):
+        found.notes.append("; ".join(said))
+    found.ignored += _side_notes(root, tuple(sides))
     return found
 
 
 def detect_dove(root: Path, card: Any, variant: str) -> Found | None:
-    if not ((root / "GT-Video").is_dir() or (root / "LQ-Video").is_dir()):
+    subs = {p.name.lower(): p for p in _visible(root) if p.is_dir()}
+    if "gt-video" not in subs and "lq-video" not in subs:
         return None
     found = Found("dove", root)
-    for side in ("GT", "LQ"):
-        frames, other = clip_entries(root / side)
-        videos, other_v = clip_entries(root / f"{side}-Video")
+    for side in ("gt", "lq"):
+        frames, other = clip_entries(subs[side]) if side in subs else ({}, [])
+        video_dir = subs.get(f"{side}-video")
+        videos, other_v = clip_entries(video_dir) if video_dir else ({}, [])
         merged = {**{k: v for k, v in videos.items() if v.is_file()}, **frames}
-        setattr(found, side.lower(), dict(sorted(merged.items(), key=lambda kv: natural_key(kv[0]))))
+        setattr(found, side, dict(sorted(merged.items(), key=lambda kv: natural_key(kv[0]))))
         found.ignored += other + other_v
         if frames and videos:
-            found.notes.append(f"{side}-Video/ duplicates {side}/: frame folders used, videos only where a clip "
-                               "has no frame folder")
+            found.notes.append(f"{side.upper()}-Video/ duplicates {side.upper()}/: frame folders used, videos only "
+                               "where a clip has no frame folder")
     found.ignored += _side_notes(root, ("GT", "LQ", "GT-Video", "LQ-Video"))
     return found
 
 
-def detect_mmagic(root: Path, card: Any, variant: str) -> Found | None:
-    s = card.scale
-    offered = [v for v in (f"BIx{s}", f"BDx{s}") if (root / v).is_dir()]
-    if not offered:
-        return None
-    want = variant_of(variant, s) or offered[0]
-    if want not in offered:
-        raise InputError("LQ variant not in this mmagic-layout folder", dataset=card.name, file=root,
-                         expected=want, found=offered)
-    found = Found("mmagic", root, lq_variant=want)
-    found.gt, other_gt = clip_entries(root / "GT")
-    found.lq, other_lq = clip_entries(root / want)
-    found.ignored = other_gt + other_lq + _side_notes(root, ("GT", f"BIx{s}", f"BDx{s}"))
-    if len(offered) > 1:
-        found.notes.append(f"LQ variant {want} used; also present: {', '.join(o for o in offered if o != want)}")
-    return found
+def _clip_sides(clip: Path, card: Any, want: str, found: Found) -> None:
+    gt, lq = side_folders(clip, card.scale)
+    gt_dir = _one_gt(gt, card, clip)
+    if gt_dir is not None:
+        found.gt[clip.name] = gt_dir
+    lq_dir, variant, _ = pick_lq(lq, want, card, clip)
+    if lq_dir is not None:
+        found.lq[clip.name] = lq_dir
+        found.lq_variant = found.lq_variant or variant
 
 
 def detect_spmc(root: Path, card: Any, variant: str) -> Found | None:
-    s = card.scale
-    folders = {"BI": f"input{s}", "BD": f"blur{s}"}
-    clips = [p for p in _visible(root) if p.is_dir() and any((p / n).is_dir() for n in ("truth", *folders.values()))]
+    s, want = card.scale, variant_of(variant, card.scale)
+    if any(_has_frames(p) for p in side_folders(root, s)[0] + [p for p, _ in side_folders(root, s)[1]]):
+        clips = [root]  # one clip folder given on its own: `data/test/calendar/` with `input4/` inside
+    else:
+        clips = [p for p in _visible(root) if p.is_dir() and any(
+            _has_frames(q) for q in side_folders(p, s)[0] + [q for q, _ in side_folders(p, s)[1]])]
     if not clips:
         return None
-    want = variant_of(variant, s)
-    if want and want[:2] not in folders:
-        raise InputError("LQ variant not offered by the per-clip truth/input layout", dataset=card.name, file=root,
-                         expected=[f"BIx{s}", f"BDx{s}"], found=want)
     found = Found("spmc", root)
     for clip in clips:
-        if (clip / "truth").is_dir():
-            found.gt[clip.name] = clip / "truth"
-        offered = [k for k, sub in folders.items() if (clip / sub).is_dir()]
-        pick = want[:2] if want else (offered[0] if offered else "")
-        if pick in offered:
-            found.lq[clip.name] = clip / folders[pick]
-            found.lq_variant = f"{pick}x{s}"
-    found.ignored = [p for p in _visible(root) if p not in clips and not p.name.lower().endswith((".txt", ".md"))]
+        _clip_sides(clip, card, want, found)
+    if clips != [root]:
+        found.ignored = [p for p in _visible(root) if p not in clips and not p.name.lower().endswith((".txt", ".md"))]
+    if not found.gt or not found.lq:
+        found.notes.append(f"per-clip {'LQ' if found.lq else 'GT'} folders only ("
+                           f"{'no truth/' if found.lq else 'no input/blur'} folder in any clip)")
     return found
 
 
@@ -203,6 +282,8 @@ def detect_flat(root: Path, card: Any, variant: str) -> Found | None:
     clips = {k: v for k, v in entries.items() if v.is_file() or _has_frames(v) or not _visible(v)}
     if not any(v.is_file() or _has_frames(v) for v in clips.values()):
         return None
+    if any(is_side_name(k, card.scale) for k, v in clips.items() if v.is_dir()):
+        return None  # `gt/`, `input4/`... are side folders of a clip or a set, never clips
     found = Found("flat", root)
     side = "gt" if card.gt == "required" else "lq"
     setattr(found, side, clips)
@@ -211,10 +292,53 @@ def detect_flat(root: Path, card: Any, variant: str) -> Found | None:
     return found
 
 
+_LQ_WORDS = re.compile(r"lr|lq|low|input|bicubic|bix\d|bdx\d", re.IGNORECASE)
+
+
+def _two_level(folder: Path) -> bool:
+    """Vimeo-90K's `%05d/%04d/im1.png` folder structure (checked on the first group)."""
+    groups = [p for p in _visible(folder) if p.is_dir()]
+    if not groups or not all(_VIMEO_GROUP.fullmatch(p.name) for p in groups):
+        return False
+    parts = [p for p in _visible(groups[0]) if p.is_dir()]
+    return bool(parts) and _VIMEO_PART.fullmatch(parts[0].name) is not None and _has_frames(parts[0])
+
+
+def _vimeo_sets(root: Path) -> list[tuple[str, Path]]:
+    """(name saying GT or LQ, two-level folder) for `root` itself, `root/sequences` or its children's."""
+    here = [root, root / "sequences"]
+    if any(_two_level(p) for p in here):
+        return [(root.parent.name if root.name.lower() == "sequences" else root.name, p) for p in here
+                if _two_level(p)]
+    return [(c.name, p) for c in _visible(root) if c.is_dir() for p in (c, c / "sequences") if _two_level(p)]
+
+
+def detect_vimeo(root: Path, card: Any, variant: str) -> Found | None:
+    sets = _vimeo_sets(root)
+    if not sets:
+        return None
+    found = Found("vimeo", root)
+    for name, folder in sets:
+        side = "lq" if _LQ_WORDS.search(name) else "gt"
+        if getattr(found, side):
+            raise InputError(f"two Vimeo-90K {side.upper()} folders", dataset=card.name, file=root,
+                             expected=f"one {side.upper()} set", found=[n for n, _ in sets],
+                             hint="point --root at one of them, or at a folder holding one GT and one LQ set")
+        clips = clip_entries(folder)[0]
+        listed = folder.parent / "sep_testlist.txt" if folder.name.lower() == "sequences" else None
+        if listed is not None and listed.is_file():
+            keep = {line.strip().replace("/", "_") for line in listed.read_text().splitlines() if line.strip()}
+            found.notes.append(f"{side.upper()}: {len(keep & clips.keys())} septuplets of {listed.name}")
+            clips = {k: v for k, v in clips.items() if k in keep}
+        setattr(found, side, clips)
+        found.notes.append(f"{side.upper()} from {folder.relative_to(root).as_posix() or '.'}/")
+    return found
+
+
 Detector = Callable[[Path, Any, str], "Found | None"]
 # Order matters where two layouts match one folder: the more specific one first.
-LAYOUTS: dict[str, Detector] = {"dove": detect_dove, "mmagic": detect_mmagic, "canonical": detect_canonical,
-                                "reds": detect_reds, "spmc": detect_spmc, "flat": detect_flat}
+LAYOUTS: dict[str, Detector] = {"dove": detect_dove, "canonical": detect_canonical, "reds": detect_reds,
+                                "spmc": detect_spmc, "vimeo": detect_vimeo, "flat": detect_flat}
 
 
 def _detect_here(folder: Path, card: Any, variant: str) -> Found | None:
@@ -252,11 +376,22 @@ def locate(path: Path, card: Any, variant: str = "") -> Found:
     top = min(d for d, _ in matches)
     best = named if len(named) == 1 else [f for d, f in matches if d == top]
     if len(best) > 1:
-        raise InputError("several candidate sets found; point at one of them", dataset=card.name, file=path,
-                         expected="one set", found=[str(f.root.relative_to(path)) for f in best])
+        raise InputError("several candidate sets found; point --root at one of them", dataset=card.name, file=path,
+                         expected="one set", found="; ".join(_as_set(f, path) for f in best),
+                         hint=f"e.g. --root {best[0].root}" + (
+                             f" (a folder named {' or '.join(card.folder_names)} is picked on its own)"
+                             if card.folder_names else ""))
     if variant and not best[0].lq_variant:
         best[0].notes.append(f"LQ variant {variant} requested, but the '{best[0].layout}' layout has a single LQ")
     return best[0]
+
+
+def _as_set(found: Found, path: Path) -> str:
+    """'a' read as a set of 2 clips (canonical: c1, c2): which folder was taken for the set, which for clips."""
+    clips = sorted(set(found.gt) | set(found.lq), key=natural_key)
+    shown = ", ".join(clips[:4]) + (f" and {len(clips) - 4} more" if len(clips) > 4 else "")
+    return (f"'{found.root.relative_to(path).as_posix() or '.'}' read as a set of {len(clips)} clips "
+            f"({found.layout}: {shown})")
 
 
 def _describe(path: Path) -> str:
