@@ -43,6 +43,7 @@ class Registry(Generic[T]):
         self._loaded = False
         self._origin = "builtin"  # what `register` records while an entry point is being imported
         self.load_errors: dict[str, str] = {}
+        self.broken: dict[str, str] = {}  # name -> why the card or plugin file meant to register it did not load
 
     # ---- filling ------------------------------------------------------------------------------------------
     def register(self, card: Any, *, aliases: tuple[str, ...] = (), origin: str | None = None) -> Callable:
@@ -95,6 +96,8 @@ class Registry(Generic[T]):
         name = self._aliases.get(name, name)
         if name in self._entries:
             return self._entries[name]
+        if name in self.broken:
+            raise UnknownNameError(f"unknown {self.kind} '{name}': {self.broken[name]}")
         close = difflib.get_close_matches(name, list(self._entries) + list(self._aliases), n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         known = ", ".join(self.names())

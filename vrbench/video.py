@@ -36,6 +36,60 @@ def list_frame_files(folder: Path) -> list[Path]:
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
+def frame_numbers(files: list[Path]) -> list[int] | None:
+    """The frame number in each file name, or None if some name holds no number.
+
+    The number is the digit group that varies between the names (`calendar_x4_0007.png` -> 7, `0007_x4.png` ->
+    7, `im7.png` -> 7); when the names differ in how many digit groups they hold, or none varies, the last group.
+    """
+    groups = [re.findall(r"\d+", f.stem) for f in files]
+    if not all(groups):
+        return None
+    index = -1
+    if len({len(g) for g in groups}) == 1:
+        varying = [i for i in range(len(groups[0])) if len({g[i] for g in groups}) > 1]
+        index = varying[-1] if varying else -1
+    return [int(g[index]) for g in groups]
+
+
+def frame_sequence_problem(files: list[Path]) -> str | None:
+    """Why the numbers in these frame names, in the order the reader takes them (natural order), do not run
+    0..T-1 or 1..T; None when they do.
+
+    A folder of the right length whose names skip or repeat a number (`0005.png` renamed `0099.png`) would
+    otherwise be scored against the wrong GT frames without a word.
+    """
+    if not files:
+        return None
+    numbers = frame_numbers(files)
+    if numbers is None:
+        bare = next(f.name for f in files if not re.search(r"\d", f.stem))
+        return f"'{bare}' holds no frame number"
+    if numbers[0] not in (0, 1):
+        return f"the first frame is '{files[0].name}' (number {numbers[0]}), not 0 or 1"
+    for i in range(1, len(files)):
+        a, b = numbers[i - 1], numbers[i]
+        if b == a + 1:
+            continue
+        pair = f"'{files[i - 1].name}' is followed by '{files[i].name}'"
+        if b == a:
+            return f"'{files[i - 1].name}' and '{files[i].name}' both number frame {a}"
+        if b < a:
+            return f"{pair} (frame numbers out of name order)"
+        return f"{pair} ({f'frame {a + 1}' if b == a + 2 else f'frames {a + 1}..{b - 1}'} missing)"
+    return None
+
+
+def check_frame_names(folder: Path, clip: str = "") -> None:
+    """Raise `InputError` naming the clip, the folder and the first gap or duplicate in its frame numbers."""
+    problem = frame_sequence_problem(list_frame_files(folder))
+    if problem is not None:
+        raise InputError("frame numbers do not form the sequence 0..T-1 or 1..T", clip=clip or None, file=folder,
+                         expected="consecutive numbers without gaps or duplicates", found=problem,
+                         hint="tools with unnumbered names: strict_names: false (evaluate: --strict-names off) "
+                              "takes the frames in natural order")
+
+
 def is_video_file(path: Path) -> bool:
     return path.suffix.lower() in CONTAINER_EXTENSIONS
 

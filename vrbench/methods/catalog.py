@@ -3,7 +3,9 @@
 Searched: the shipped catalog (`method_adapters/` of a checkout, or its copy inside the wheel) and every folder
 named in `VRBENCH_METHOD_ADAPTERS` (separated by the OS path separator). Only the top level of each folder is
 read (so `method_adapters/examples/` is not loaded unless named). A broken file never breaks the registry: its
-error is kept in `registry.load_errors` under the file's path and shown by `vrbench methods list`.
+error is kept in `registry.load_errors` under the file's path and shown by `vrbench methods list`, and in
+`registry.broken` under the method name it meant to register (the card's `name`, else the file's stem), so a
+run naming that method fails with the card file, the key path and the validation message, not "unknown method".
 
 An adapter `.py` file registers its methods when imported, like an entry-point plugin
 (`@METHODS.register(MethodCard(...))`), or defines `register(registry)` to be called with the registry.
@@ -52,7 +54,41 @@ def load_into(registry: Any, dirs: list[Path] | None = None) -> list[str]:
                 added += loader(registry, path)
             except Exception as e:  # noqa: BLE001 - a broken plugin file must not break the registry; kept, shown
                 registry.load_errors[str(path)] = f"{type(e).__name__}: {e}"
+                for name in _meant_names(path):
+                    registry.broken.setdefault(name, _why_broken(path, e))
     return added
+
+
+def _meant_names(path: Path) -> list[str]:
+    """The method names a file that failed to load meant to register: its stem and, for a card, its `name`."""
+    names = [path.stem]
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            data = yaml.safe_load(path.read_text())
+        except (yaml.YAMLError, OSError, UnicodeDecodeError):
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("name"), str) and data["name"] != path.stem:
+            names.append(data["name"])
+    return names
+
+
+def _why_broken(path: Path, error: Exception) -> str:
+    shown = _shown(path)
+    if path.suffix == ".py":
+        return f"method adapter file {shown} failed to load: {type(error).__name__}: {error}"
+    if isinstance(error, InputError):  # the validation message with its key paths, or why it is not a card
+        detail = error.found if error.problem == "invalid method card" else f"{error.problem} ({error.found})"
+    else:
+        detail = f"{type(error).__name__}: {error}"
+    return f"method card {shown} is invalid: {detail}"
+
+
+def _shown(path: Path) -> str:
+    """A path as the user typed it: relative to the working directory when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def parse_card(path: Path) -> CommandCard:

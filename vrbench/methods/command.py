@@ -1,7 +1,9 @@
 """The `command` adapter: run a method's official inference code as an external process, one clip at a time.
 
 Each clip gets a fresh run folder `<work_root>/<card>/<clip>-<token>/` holding `input/` (the LQ clip as PNG
-frames or a lossless video), `output/` (where the tool must write) and `log.txt` (the tool's stdout and stderr).
+frames `{:08d}.png` from 0, or a lossless video), `output/` (where the tool must write) and `log.txt` (the tool's
+stdout and stderr). Tools such as ffmpeg write into a folder but never create it, so the folder holding every path
+the command names under `{output_dir}` is created before the tool starts.
 The process runs without a shell in its own session; on timeout its whole process group is killed. Outputs are
 accepted only from inside the run folder (paths are resolved, symlinks included) and only after every frame has
 been decoded and the frame count and size checked against what the card says to expect.
@@ -28,7 +30,14 @@ from vrbench.methods.command_spec import CommandCard, readiness, render, resolve
 from vrbench.methods.folder import lossy_warnings
 from vrbench.methods.profiling import GroupSampler, gpu_name, nvidia_driver_present
 from vrbench.paths import work_dir
-from vrbench.video import CONTAINER_EXTENSIONS, Video, open_video, write_frames, write_video_lossless
+from vrbench.video import (
+    CONTAINER_EXTENSIONS,
+    Video,
+    check_frame_names,
+    open_video,
+    write_frames,
+    write_video_lossless,
+)
 
 KILL_GRACE_S = 2.0  # between SIGTERM and SIGKILL of a timed-out process group
 LOG_TAIL_LINES = 15
@@ -149,6 +158,7 @@ class CommandMethod:
         values = self._values(lq, clip, run_dir, scale, steps, seed)
         self._stage_input(lq, Path(values["input"]))
         argv, cwd, env = self._invocation(values, asked)
+        make_output_parents(argv + [env[k] for k in self.spec.command.env], Path(values["output_dir"]))
         result = run_logged(argv, cwd=cwd, env=env, log=run_dir / "log.txt", timeout=self.timeout,
                             sample_gpu=self.spec.command.requires.gpu)
         self.last_cost = {"peak_child_rss_mb": result.peak_rss_mb, "peak_gpu_mb": result.peak_gpu_mb,
@@ -163,7 +173,7 @@ class CommandMethod:
         expected = (lq.num_frames if self.spec.command.geometry.frames == "same" else None,
                     (lq.height * scale, lq.width * scale) if self.spec.command.geometry.size == "scale" else None)
         return collect_output(self.spec.command.output.format, render(self.spec.command.output.path, values),
-                              run_dir, lq, expected)
+                              run_dir, lq, expected, strict_names=self.spec.command.output.strict_names)
 
     def release(self, output: Video | None = None) -> None:
         """Delete the last run folder (call once its output has been copied into the harness cache)."""
@@ -231,9 +241,24 @@ class CommandMethod:
                               f"lines:\n{tail}")
 
 
+def make_output_parents(args: list[str], output_dir: Path) -> None:
+    """Create the folder holding each path that an argument names under `output_dir` (`{output_dir}/{clip}/%08d.png`
+    -> `output/<clip>/`). The named path itself is left to the tool, so tools that create their own output folder
+    (and refuse an existing one) still can."""
+    root = str(output_dir) + os.sep
+    for arg in args:
+        at = arg.find(root)
+        if at < 0:
+            continue
+        parent = Path(os.path.normpath(arg[at:])).parent
+        if parent != output_dir and parent.is_relative_to(output_dir):
+            parent.mkdir(parents=True, exist_ok=True)
+
+
 def collect_output(fmt: str, pattern: str, run_dir: Path, lq: Video,
-                   expected: tuple[int | None, tuple[int, int] | None]) -> Video:
-    """Find the one output the pattern names inside `run_dir`, decode all of it and check count and size."""
+                   expected: tuple[int | None, tuple[int, int] | None], strict_names: bool = True) -> Video:
+    """Find the one output the pattern names inside `run_dir`, check its frame names, decode all of it and check
+    count and size."""
     out_dir = run_dir / "output"
     full = Path(os.path.normpath(out_dir / pattern))  # absolute patterns stay absolute; `..` is folded here
     if not _static_prefix(full).is_relative_to(run_dir):  # lexical here; links are checked once matched
@@ -251,6 +276,8 @@ def collect_output(fmt: str, pattern: str, run_dir: Path, lq: Video,
     if escaped:
         raise InputError("output links outside the run folder", clip=lq.name, file=path,
                          expected=f"files inside {run_dir}", found=escaped[:3])
+    if path.is_dir() and strict_names:
+        check_frame_names(path, lq.name)
     video = open_video(path, name=lq.name, fps=lq.fps)
     _verify(video, lq, expected)
     video.conversions += lossy_warnings(video)

@@ -91,6 +91,8 @@ class InputSpec(_Strict):
 class OutputSpec(_Strict):
     format: Literal["frames", "video"]
     path: str  # relative to {output_dir}; may hold glob wildcards; must match exactly one entry
+    # frame names must number the frames 0..T-1 or 1..T (false: unnumbered names, taken in natural order)
+    strict_names: bool = True
 
 
 class Geometry(_Strict):

@@ -5,10 +5,17 @@ under `<dataset>/`. Tools name their outputs their own way (`<clip>_n120_g6_s30/
 so `pattern` maps a clip name to a path under `root` (`{clip}`, `{dataset}` and glob wildcards, exactly one match),
 and `names` maps individual clips explicitly. Lossy outputs (chroma-subsampled video, lossy codecs, JPEG frames)
 are accepted with a recorded warning, because chroma subsampling alone moves PSNR.
+
+Frame folders are read in the natural order of their names, and those names are checked: their frame numbers must
+run 0..T-1 or 1..T without gaps or duplicates, or the clip fails naming the first gap (`strict_names=False` takes
+unnumbered names as they sort). A missing output names the nearest entries no clip claims, and `unmatched()` lists
+the entries of the folder that no clip of the dataset claims, so a near-miss name (`bikes_railing`) is never
+silently ignored.
 """
 
 from __future__ import annotations
 
+import difflib
 import glob
 import logging
 from pathlib import Path
@@ -17,7 +24,14 @@ from typing import Any
 from vrbench.errors import InputError
 from vrbench.methods.base import MethodCard
 from vrbench.registry import METHODS
-from vrbench.video import CONTAINER_EXTENSIONS, Video, list_frame_files, open_video
+from vrbench.video import (
+    CONTAINER_EXTENSIONS,
+    Video,
+    check_frame_names,
+    frame_sequence_problem,
+    list_frame_files,
+    open_video,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +71,11 @@ class FolderMethod:
     """Look up a clip's output in a directory of results instead of computing it."""
 
     def __init__(self, card: MethodCard, root: str | Path, dataset: str | None = None, pattern: str | None = None,
-                 names: dict[str, str] | None = None) -> None:
+                 names: dict[str, str] | None = None, strict_names: bool = True) -> None:
         self.card = card
         self.root = Path(root).expanduser()
         self.dataset, self.pattern, self.names = dataset, pattern, dict(names or {})
+        self.strict_names = bool(strict_names)
         self.warnings: dict[str, tuple[str, ...]] = {}
         if not self.root.is_dir():
             raise InputError("outputs folder not found", file=self.root, expected="a directory of per-clip outputs")
@@ -74,6 +89,8 @@ class FolderMethod:
             config["pattern"] = self.pattern
         if self.names:
             config["names"] = self.names
+        if not self.strict_names:
+            config["strict_names"] = False
         return config
 
     def locate(self, clip: str) -> Path:
@@ -92,8 +109,71 @@ class FolderMethod:
                 if (base / f"{clip}{ext}").is_file():
                     return base / f"{clip}{ext}"
         raise InputError("no output for this clip", clip=clip, file=self.root,
-                         expected=f"'{clip}/' (frames) or '{clip}.mp4|.mkv|...' (video)", found="neither",
+                         expected=f"'{clip}/' (frames) or '{clip}.mp4|.mkv|...' (video)",
+                         found=self._nearest(clip) or "neither",
                          hint="outputs named differently can be mapped with pattern= or names=")
+
+    # ---- what the folder holds beyond the clips ---------------------------------------------------------------
+    def entries(self) -> list[Path]:
+        """Every output the folder holds in the layout this method reads: frame folders and videos, under
+        `<dataset>/` too, or what the pattern matches with any clip name."""
+        if self.pattern is not None:
+            rel = self.pattern.replace("{clip}", "*").replace("{dataset}", glob.escape(self.dataset or ""))
+            found = [Path(p) for p in glob.glob(str(self.root / rel))]
+        else:
+            bases = [self.root / self.dataset, self.root] if self.dataset else [self.root]
+            found = [p for base in bases if base.is_dir() for p in base.iterdir()]
+        mapped = {(self.root / n).resolve() for n in self.names.values()}
+        outputs = [p for p in found if (p.is_dir() or p.suffix.lower() in CONTAINER_EXTENSIONS)
+                   and not p.name.startswith(".") and p.resolve() not in mapped
+                   and not (self.dataset and p == self.root / self.dataset)]
+        return sorted(set(outputs))
+
+    def unmatched(self, clips: list[str]) -> list[str]:
+        """One line per output that no clip claims, with the clip its name nearly matches (`bikes_railing`)."""
+        claimed = set()
+        for clip in clips:
+            try:
+                claimed.add(self.locate(clip).resolve())
+            except InputError:
+                continue
+        lines = []
+        for path in self.entries():
+            if path.resolve() in claimed:
+                continue
+            rel = path.relative_to(self.root).as_posix()
+            close = self._near_clip(path, clips)
+            lines.append(f"'{rel}' matches no clip" + (f" (near '{close}': map it with names, {close}={rel})"
+                                                       if close else ""))
+        return lines
+
+    def _near_clip(self, path: Path, clips: list[str]) -> str | None:
+        expected = {self._expected_stem(c): c for c in clips}
+        close = difflib.get_close_matches(_stem(path), list(expected), n=1, cutoff=0.6)
+        return expected[close[0]] if close else None
+
+    def _expected_stem(self, clip: str) -> str:
+        if self.pattern is None:
+            return clip
+        return _stem(Path(self.pattern.replace("{clip}", clip).replace("{dataset}", self.dataset or "")))
+
+    def _nearest(self, clip: str) -> str:
+        """The entries whose names come closest to the clip's output name (difflib), for a missing output."""
+        candidates: dict[str, list[str]] = {}
+        for p in self.entries():
+            candidates.setdefault(_stem(p), []).append(p.relative_to(self.root).as_posix())
+        close = difflib.get_close_matches(self._expected_stem(clip), list(candidates), n=3, cutoff=0.6)
+        names = [rel for stem in close for rel in candidates[stem]]
+        return f"nearest unmatched: {', '.join(names)}" if names else ""
+
+    def _name_notes(self, folder: Path, clip: str) -> tuple[str, ...]:
+        """Frame names must number the frames 0..T-1 or 1..T; with strict_names off, a mismatch is a warning."""
+        if self.strict_names:
+            check_frame_names(folder, clip)
+            return ()
+        problem = frame_sequence_problem(list_frame_files(folder))
+        return (f"warning: frame names do not number a sequence ({problem}); taken in natural order as "
+                "strict_names is off",) if problem else ()
 
     def _match_pattern(self, clip: str) -> Path:
         from vrbench.methods.command_spec import render
@@ -105,13 +185,15 @@ class FolderMethod:
         found = [p for p in found if p.is_dir() or p.suffix.lower() in CONTAINER_EXTENSIONS]
         if len(found) != 1:
             raise InputError("pattern must match exactly one output", clip=clip, file=self.root / rel,
-                             expected="1 frame folder or video", found=[str(p) for p in found[:5]] or "none")
+                             expected="1 frame folder or video",
+                             found=[str(p) for p in found[:5]] or self._nearest(clip) or "none")
         return found[0]
 
     def restore(self, lq: Video, *, scale: int, steps: int | None = None, seed: int = 0,
                 device: Any = None) -> Video:
-        video = open_video(self.locate(lq.name), name=lq.name, fps=lq.fps)
-        notes = lossy_warnings(video)
+        path = self.locate(lq.name)
+        video = open_video(path, name=lq.name, fps=lq.fps)
+        notes = lossy_warnings(video) + (self._name_notes(path, lq.name) if path.is_dir() else ())
         if notes:
             self.warnings[lq.name] = notes
             video.conversions += notes
@@ -119,9 +201,52 @@ class FolderMethod:
         return video
 
 
+def names_from_args(items: list[str]) -> dict[str, str]:
+    """Clip -> output name from command-line values: `clip=name` pairs, or YAML/JSON files holding that mapping."""
+    import yaml
+
+    names: dict[str, str] = {}
+    for item in items:
+        path = Path(item).expanduser()
+        if path.is_file():
+            try:
+                data = yaml.safe_load(path.read_text())
+            except yaml.YAMLError as e:
+                raise InputError("names file is not valid YAML or JSON", file=path, found=str(e)) from e
+            if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+                raise InputError("names file must map clip names to output names", file=path,
+                                 expected="{clip: name, ...}", found=type(data).__name__)
+            names.update({str(k): v for k, v in data.items()})
+        elif "=" in item and item.split("=", 1)[0] and item.split("=", 1)[1]:
+            clip, name = item.split("=", 1)
+            names[clip] = name
+        else:
+            raise InputError("names must be clip=name or a YAML/JSON file", expected="e.g. bikes-railing=bikes_railing",
+                             found=item)
+    return names
+
+
+def unmatched_outputs(options: dict[str, Any], dataset: str, root: str | None) -> list[str]:
+    """Lines naming the outputs of a folder method (built from `options`) that no clip of the dataset claims."""
+    from vrbench.errors import VrbenchError
+    from vrbench.registry import DATASETS
+
+    try:
+        clips = [c.name for c in DATASETS.create(dataset, root=root).clips()]
+        return folder(**options).unmatched(clips)
+    except VrbenchError:  # the dataset or the folder cannot be opened: the run has recorded why
+        return []
+
+
+def _stem(path: Path) -> str:
+    """An output's name without its container extension (a frame folder keeps its whole name)."""
+    return path.stem if path.suffix.lower() in CONTAINER_EXTENSIONS else path.name
+
+
 @METHODS.register(MethodCard(name="folder", summary="Precomputed outputs of any method (frame folders or videos)",
                              kind="precomputed", scale=None, deterministic=True,
-                             notes="options: root=DIR, pattern='{clip}_x4.mp4' (glob allowed), names={clip: path}"))
+                             notes="options: root=DIR, pattern='{clip}_x4.mp4' (glob allowed), names={clip: path}, "
+                                   "strict_names=false (frame names not checked for a 0..T-1 / 1..T sequence)"))
 def folder(root: str | Path = ".", dataset: str | None = None, pattern: str | None = None,
-           names: dict[str, str] | None = None) -> FolderMethod:
-    return FolderMethod(METHODS.card("folder"), root, dataset, pattern, names)
+           names: dict[str, str] | None = None, strict_names: bool = True) -> FolderMethod:
+    return FolderMethod(METHODS.card("folder"), root, dataset, pattern, names, strict_names)
