@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.markup import escape
@@ -162,18 +162,37 @@ def evaluate(
     run_name: Annotated[str | None, typer.Option("--run", help="run name (default: eval-<dataset>)")] = None,
     store: StoreOpt = None,
     report: Annotated[bool, typer.Option(help="write the HTML report afterwards")] = True,
+    pattern: Annotated[str | None, typer.Option(help="output path of a clip under --outputs, e.g. "
+                                                     "'{clip}_ours.mp4' (glob wildcards allowed)")] = None,
+    names: Annotated[list[str] | None, typer.Option("--names", help="clip=name, or a YAML/JSON file mapping clips "
+                                                     "to output names (repeatable)")] = None,
+    geometry: Annotated[Literal["error", "crop"] | None, typer.Option(
+        help="output size differs from the GT: error, or crop to the common area (default: the protocol's)")] = None,
+    strict_names: Annotated[Literal["on", "off"], typer.Option(
+        "--strict-names", help="frame numbers in file names must run 0..T-1 or 1..T (off: natural order)")] = "on",
 ) -> None:
     """Score a folder of precomputed results against a dataset, without writing a config."""
     from vrbench.config import parse_config
+    from vrbench.methods.folder import names_from_args, unmatched_outputs
 
-    cfg = parse_config({
+    try:
+        mapped = names_from_args(names or [])
+    except VrbenchError as e:
+        raise typer.BadParameter(str(e), param_hint="--names") from e
+    options = {"root": str(outputs), "dataset": dataset, "pattern": pattern, "names": mapped or None,
+               "strict_names": False if strict_names == "off" else None}
+    data = {
         "name": run_name or f"eval-{dataset}",
         "datasets": [{"name": dataset, "root": str(root) if root else None}],
-        "methods": [{"name": "folder", "label": method_name, "options": {"root": str(outputs), "dataset": dataset}}],
+        "methods": [{"name": "folder", "label": method_name,
+                     "options": {k: v for k, v in options.items() if v is not None}}],
         "metrics": [m.strip() for m in metrics.split(",") if m.strip()],
-    })
+    }
+    cfg = parse_config({**data, "geometry": geometry} if geometry else data)
     summary = _run_with_progress(cfg, store, None)
     print_summary(summary)
+    for line in unmatched_outputs(cfg.methods[0].options, dataset, str(root) if root else None):
+        console.print(f"  [yellow]warning[/] {escape(line)}")
     if report:
         console.print(f"report: {_write_report(cfg.name, store, None)}")
     raise typer.Exit(_exit_code(summary))
