@@ -110,10 +110,10 @@ def open_side(path: Path, clip: str, card: DatasetCard) -> tuple[Video | None, l
                                  found=e.found, hint=e.hint)]
 
 
-def lq_hint(card: DatasetCard, root: Path, prepared: bool) -> str | None:
+def lq_hint(card: DatasetCard, root: Path, prepared: bool, source: str | None = None) -> str | None:
     """How to get the LQ of a GT-only clip: the command that makes it (never one that cannot work here)."""
     default = (data_root() / card.name).resolve() == Path(root).resolve()
-    source = "" if default else f" --from '{root}'"
+    source = f" {source}" if source else "" if default else f" --from '{root}'"
     if card.lq.kind == "degrade":
         return None if prepared else f"The card makes LQ with {card.lq}: run `vrbench datasets prepare {card.name}" \
                                      f"{source}`"
@@ -173,10 +173,11 @@ def scan_clip(name: str, found: Found, card: DatasetCard, manifest: dict[str, An
 
 
 def scan_dataset(card: DatasetCard, root: Path, manifest: dict[str, Any] | None = None,
-                 variant: str | None = None, synthesise_lq: bool = False) -> DatasetReport:
+                 variant: str | None = None, synthesise_lq: bool = False, source: str | None = None) -> DatasetReport:
     """Detect the layout under `root` and check every clip; see `DatasetReport`.
 
-    With `synthesise_lq` (preparing a set whose LQ is made from GT) any LQ found is set aside and not required.
+    With `synthesise_lq` (preparing a set whose LQ is made from GT) any LQ found is set aside and not required;
+    `source` (the `--from` arguments of a preparation) goes into the hint of a GT-only clip.
     """
     manifest = manifest or {}
     found = locate(root, card, card.lq.variant if variant is None else variant)
@@ -194,7 +195,7 @@ def scan_dataset(card: DatasetCard, root: Path, manifest: dict[str, Any] | None 
                          found=f"LQ only: {len(found.lq)} clips in the '{found.layout}' layout",
                          hint="To score it without GT (no-reference and temporal metrics) read it as the `folder` "
                               f"dataset: `vrbench datasets info folder --root '{found.root}'`")
-    hint = lq_hint(card, root, prepared=bool(manifest))
+    hint = lq_hint(card, root, prepared=bool(manifest), source=source)
     clips = [scan_clip(n, found, card, manifest, need_lq=not synthesise_lq, hint=hint) for n in names]
     return DatasetReport(card, found, clips, _dataset_notes(card, found, names, manifest))
 

@@ -97,14 +97,34 @@ def datasets_prepare(
 ) -> None:
     """Download (online) or take --from, unpack safely, normalise to GT/ LQ/ PNG frames, write the manifest."""
     from vrbench.data.prepare import prepare_dataset
+    from vrbench.registry import DATASETS
 
     card = _card(name)
+    dataset = DATASETS.create(name, root=dest)
+    if dataset.makes_itself:
+        _make_itself(dataset, sources, lq, force)
+        return
     manifest = prepare_dataset(card, sources or (), dest=dest, lq_source=lq, force=force,
                                log=lambda msg: console.print(msg, highlight=False))
     console.print(f"[bold]{name}[/]: {len(manifest['clips'])} clips, layout '{manifest.get('layout', '?')}', "
                   f"LQ {manifest.get('lq_source', '?')}, {len(manifest.get('files', {}))} files checksummed")
     for problem in manifest.get("problems", []):
         console.print(f"  [red]left out[/] {problem}")
+
+
+def _make_itself(dataset: Any, sources: list[Path] | None, lq: str | None, force: bool) -> None:
+    """`prepare` of a set made from what is installed (the demo): no sources to take, no LQ source to choose."""
+    from vrbench.errors import InputError
+
+    name = dataset.card.name
+    if sources or lq:
+        raise InputError(f"'{name}' is made from the installed packages; --from and --lq do not apply",
+                         dataset=name, expected=f"`vrbench datasets prepare {name}` alone",
+                         found=" ".join([*(f"--from {p}" for p in sources or ()), *([f"--lq {lq}"] if lq else [])]))
+    dataset.prepare(force=force)
+    manifest = dataset.manifest()
+    console.print(f"[bold]{name}[/]: {len(manifest.get('clips', {}))} clips at {dataset.root}, "
+                  f"{len(manifest.get('files', {}))} files checksummed", highlight=False)
 
 
 @datasets_app.command("verify")

