@@ -1,5 +1,5 @@
 """`vrbench evaluate` on outputs as published methods name them: --pattern, --names, --geometry, --strict-names,
-missing outputs naming the nearest unmatched names, and outputs no clip claims reported."""
+missing outputs naming the closest output names (difflib), and outputs no clip claims reported."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def test_dove_style_video_names_are_scored_with_pattern(tmp_path, dataset):
                              codec="libx264rgb")
     code, text = _evaluate(tmp_path, dataset, tmp_path / "dove", "--run", "plain")
     assert code == 1 and "no output for this clip" in text
-    assert "nearest unmatched: carphone_ours.mp4" in text and "nearest unmatched: bikes-railing_ours.mp4" in text
+    assert "closest outputs there: carphone_ours.mp4" in text
+    assert "closest outputs there: bikes-railing_ours.mp4" in text
     code, text = _evaluate(tmp_path, dataset, tmp_path / "dove", "--pattern", "{clip}_ours.mp4", "--run", "dove")
     assert code == 0, text
     assert "2 results computed" in text and "matches no clip" not in text
@@ -55,7 +56,7 @@ def test_near_miss_and_extra_outputs_are_reported_and_names_map_them(tmp_path, d
         write_frames(open_video(dataset / "GT" / clip).read(), outputs / name)
     code, text = _evaluate(tmp_path, dataset, outputs, "--run", "near")
     assert code == 1
-    assert "clip 'bikes-railing'" in text and "found nearest unmatched: bikes_railing" in text
+    assert "clip 'bikes-railing'" in text and "found closest outputs there: bikes_railing" in text
     assert ("warning 'bikes_railing' matches no clip (near 'bikes-railing': map it with names, "
             "bikes-railing=bikes_railing)") in text
     assert "warning 'extra-clip' matches no clip" in text

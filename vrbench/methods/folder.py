@@ -8,9 +8,9 @@ are accepted with a recorded warning, because chroma subsampling alone moves PSN
 
 Frame folders are read in the natural order of their names, and those names are checked: their frame numbers must
 run 0..T-1 or 1..T without gaps or duplicates, or the clip fails naming the first gap (`strict_names=False` takes
-unnumbered names as they sort). A missing output names the nearest entries no clip claims, and `unmatched()` lists
-the entries of the folder that no clip of the dataset claims, so a near-miss name (`bikes_railing`) is never
-silently ignored.
+unnumbered names as they sort). A missing output names the closest entries of the folder (difflib), and
+`unmatched()` lists the entries that no clip of the dataset claims, so a near-miss name (`bikes_railing`) is
+never silently ignored.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ class FolderMethod:
             candidates.setdefault(_stem(p), []).append(p.relative_to(self.root).as_posix())
         close = difflib.get_close_matches(self._expected_stem(clip), list(candidates), n=3, cutoff=0.6)
         names = [rel for stem in close for rel in candidates[stem]]
-        return f"nearest unmatched: {', '.join(names)}" if names else ""
+        return f"closest outputs there: {', '.join(names)}" if names else ""
 
     def _name_notes(self, folder: Path, clip: str) -> tuple[str, ...]:
         """Frame names must number the frames 0..T-1 or 1..T; with strict_names off, a mismatch is a warning."""
