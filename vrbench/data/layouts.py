@@ -210,13 +210,17 @@ def _clip_sides(clip: Path, card: Any, want: str, found: Found) -> None:
         found.lq_variant = found.lq_variant or variant
 
 
+def _is_clip_with_sides(folder: Path, scale: int) -> bool:
+    gt, lq = side_folders(folder, scale)
+    return any(_has_frames(p) for p in [*gt, *(p for p, _ in lq)])
+
+
 def detect_spmc(root: Path, card: Any, variant: str) -> Found | None:
-    s, want = card.scale, variant_of(variant, card.scale)
-    if any(_has_frames(p) for p in side_folders(root, s)[0] + [p for p, _ in side_folders(root, s)[1]]):
+    want = variant_of(variant, card.scale)
+    if _is_clip_with_sides(root, card.scale):
         clips = [root]  # one clip folder given on its own: `data/test/calendar/` with `input4/` inside
     else:
-        clips = [p for p in _visible(root) if p.is_dir() and any(
-            _has_frames(q) for q in side_folders(p, s)[0] + [q for q, _ in side_folders(p, s)[1]])]
+        clips = [p for p in _visible(root) if p.is_dir() and _is_clip_with_sides(p, card.scale)]
     if not clips:
         return None
     found = Found("spmc", root)
