@@ -101,7 +101,7 @@ def test_a_metric_is_built_and_set_up_once_per_process(tmp_path, demo_root):
 
     calls = {"built": 0, "setup": 0}
     psnr = METRICS.create("psnr-rgb")
-    card = replace(psnr.card, name="psnr-counting")
+    card = replace(psnr.card, name="counting-metric")
 
     class CountingPsnr(FidelityMetric):
         def setup(self, device):
@@ -112,10 +112,10 @@ def test_a_metric_is_built_and_set_up_once_per_process(tmp_path, demo_root):
         calls["built"] += 1
         return CountingPsnr(card, psnr.spec)
 
-    if "psnr-counting" not in METRICS:
+    if "counting-metric" not in METRICS:
         METRICS.add(card, factory)
     cfg = parse_config({"name": "mcount", "datasets": [{"name": "demo", "clips": ["carphone"]}],
-                        "methods": ["bicubic"], "metrics": ["psnr-counting"]})
+                        "methods": ["bicubic"], "metrics": ["counting-metric"]})
     summary = run_benchmark(cfg, tmp_path / "r.sqlite", tmp_path / "out")
     assert summary.computed == 1 and summary.failed == []
     assert calls == {"built": 1, "setup": 1}

@@ -78,6 +78,13 @@ def print_summary(summary) -> None:
                   f"from the store, {len(summary.failed)} failures, {summary.seconds:.1f} s")
     for name, reason in sorted(summary.unavailable.items()):
         console.print(f"  [yellow]unavailable[/] {escape(name)}: {escape(reason)}")
+    for dataset, metrics in sorted(summary.not_applicable.items()):
+        for metric, clips in sorted(metrics.items()):
+            console.print(f"  [yellow]n/a[/] {escape(dataset)}: {escape(metric)} on {len(clips)} clip(s) without GT "
+                          f"({escape(', '.join(clips))})")
+    for w in summary.warnings:
+        console.print(f"  [yellow]warning[/] {escape(w['dataset'])}/{escape(w['clip'])} {escape(w['method'])}: "
+                      f"{escape(w['warning'])}")
     for f in summary.failed:
         console.print(f"  [red]failed[/] {escape(f['dataset'])}/{escape(f['clip'])} {escape(f['method'])} "
                       f"({f['stage']}): {escape(f['error'])}")

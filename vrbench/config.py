@@ -22,12 +22,27 @@ class DatasetEntry(BaseModel):
     clips: list[str] | None = None
 
 
+Geometry = Literal["error", "crop", "resize"]  # output size != GT size: error, score the common area, resize to GT
+OutputRule = Literal["scale", "seedvr2-area", "short-side-1024"]
+Anchor = Literal["top-left", "center"]
+ResizeFilter = Literal["bicubic", "bilinear", "area", "lanczos"]
+
+
 class MethodEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     label: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     steps: list[int | None] = Field(default_factory=lambda: [None])
+    # per-method geometry of published outputs (None: the run's); part of the cache key of this method's values
+    output_rule: OutputRule | None = None
+    geometry: Geometry | None = None
+    anchor: Anchor | None = None
+    resize_filter: ResizeFilter | None = None
+
+    def geometry_overrides(self) -> dict[str, Any]:
+        return {k: v for k in ("output_rule", "geometry", "anchor", "resize_filter")
+                if (v := getattr(self, k)) is not None}
 
     @property
     def display(self) -> str:
@@ -49,9 +64,10 @@ class RunConfig(BaseModel):
     # conventions (vrbench.data.geometry, vrbench.protocols): None = the protocol card's value; the resolved values
     # are recorded with the run and are part of every value's cache key
     crop_border: int | None = None
-    output_rule: Literal["scale", "seedvr2-area", "short-side-1024"] | None = None
-    geometry: Literal["error", "crop"] | None = None  # size mismatch with GT: error, or score the common area
-    anchor: Literal["top-left", "center"] | None = None
+    output_rule: OutputRule | None = None
+    geometry: Geometry | None = None  # size mismatch with GT: error, score the common area, or resize to GT
+    anchor: Anchor | None = None
+    resize_filter: ResizeFilter | None = None  # for geometry: resize (default bicubic)
     shift_search: bool = False  # integer-shift search up to the dataset card's max_shift
     device: str | None = None
 

@@ -90,6 +90,15 @@ def test_study_page_is_blind(study):
     assert key["study"] in html and "default-src 'none'" in html
 
 
+def test_fidelity_is_judged_beside_the_input_and_the_gt(study):
+    index, _ = study
+    html = index.read_text()
+    page = json.loads(html.split('<script type="application/json" id="study-data">')[1].split("</script>")[0])
+    for trial in page["trials"]:
+        assert [r["name"] for r in trial["refs"]] == ["Input", "GT"]
+        assert all(len(page["videos"][r["video"]]) == len(page["videos"][trial["left"]]) for r in trial["refs"])
+
+
 @pytest.mark.browser
 def test_study_page_records_and_exports_answers(study, tmp_path):
     from playwright.sync_api import sync_playwright

@@ -65,7 +65,7 @@ def test_viewer_has_gt_input_and_every_method_at_the_same_frames(demo_report, ev
     assert len(viewers) == 2
     v = viewers[0]
     assert [p["name"] for p in v["panels"]] == ["GT", "Input", "nearest", "bicubic", evil_label]
-    assert v["frames"] == [0, 5, 9, 14, 18, 23] and all(len(p["src"]) == 6 for p in v["panels"])
+    assert v["frames"] == list(range(6, 18)) and all(len(p["src"]) == 12 for p in v["panels"])  # consecutive
     assert _decode(v["panels"][0]["src"][0]).shape == (256, 256, 3)
     assert _decode(v["panels"][1]["src"][0]).shape == (64, 64, 3)  # the x4 input, shown as it is
 

@@ -9,7 +9,9 @@
    - `short-side-1024`: Vivid-VR / SATB-VR `--upscale 0` scale the short side to 1024 with
      `F.interpolate(scale_factor=1024 / short)`, i.e. floor(dim * 1024 / short) [csbhr/Vivid-VR VRDiT/inference.py].
 2. Mismatch policy between output and GT sizes: `error` (the default) raises; `crop` scores the common area, anchored
-   at the top-left (DOVE's `eval_metrics.py` default) or the centre, and records a warning with the result.
+   at the top-left (DOVE's `eval_metrics.py` default) or the centre, and records a warning with the result; `resize`
+   resizes the output to the GT size with a named OpenCV filter (for published outputs a few pixels off, e.g.
+   SeedVR2's multiple-of-16 crop) and records the filter and a warning.
 3. Optional integer-shift search for sets with a known pixel offset between LQ and GT (SPMCS per the Vivid-VR
    maintainer, csbhr/Vivid-VR issue #16; UDM10 via a different LR script, open-mmlab/mmagic issue #803): the shift
    (dy, dx) with the best PSNR, output pixel (y + dy, x + dx) matching GT pixel (y, x). Every shift is scored on the
@@ -27,7 +29,8 @@ import numpy as np
 from vrbench.errors import InputError
 
 OUTPUT_RULES = ("scale", "seedvr2-area", "short-side-1024")
-POLICIES = ("error", "crop")
+POLICIES = ("error", "crop", "resize")
+RESIZE_FILTERS = ("bicubic", "bilinear", "area", "lanczos")
 ANCHORS = ("top-left", "center")
 
 
@@ -115,6 +118,9 @@ def plan_alignment(out_hw: tuple[int, int], gt_hw: tuple[int, int], *, policy: s
                          expected=f"policy in {POLICIES}, anchor in {ANCHORS}", found=f"{policy}, {anchor}")
     (ho, wo), (hg, wg) = out_hw, gt_hw
     warnings: list[str] = []
+    if (ho, wo) != (hg, wg) and policy == "resize":
+        raise InputError("resize the output before planning its window", clip=clip, dataset=dataset,
+                         expected="equal sizes after `resized_to`", found=f"{wo}x{ho} vs {wg}x{hg}")
     if (ho, wo) != (hg, wg):
         if policy == "error":
             raise InputError("output size differs from the ground truth", clip=clip, dataset=dataset,
@@ -179,6 +185,17 @@ def sample_frame_indices(num_frames: int, count: int = 3) -> list[int]:
     if num_frames <= count:
         return list(range(num_frames))
     return sorted({round(i * (num_frames - 1) / (count - 1)) for i in range(count)})
+
+
+def resize_frames(frames: np.ndarray, hw: tuple[int, int], method: str) -> np.ndarray:
+    """uint8 (T, H, W, 3) frames resized to `hw` = (height, width) with OpenCV's `method` filter."""
+    import cv2
+
+    flags = {"bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA,
+             "lanczos": cv2.INTER_LANCZOS4, "nearest": cv2.INTER_NEAREST}
+    if method not in flags:
+        raise InputError("unknown resize filter", expected=" | ".join(RESIZE_FILTERS), found=method)
+    return np.stack([cv2.resize(f, (hw[1], hw[0]), interpolation=flags[method]) for f in frames])
 
 
 def align_clip(output: Any, gt: Any, *, policy: str = "error", anchor: str = "top-left", max_shift: int = 0,

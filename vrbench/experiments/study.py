@@ -88,6 +88,8 @@ def make_study(store: Store, run: str, out_dir: Path, *, methods: list[str] | No
         raise InputError("a study needs two or more methods of the run", dataset=dataset,
                          expected=sorted(set(sub["label"])), found=unknown or methods)
     videos, per_clip = _collect(store, run, info, sub, dataset, methods, clips)
+    if "fidelity" in criteria:  # fidelity is judged against what the method was given (and the GT, if any)
+        videos.update(_references(info, dataset, per_clip, videos))
     trials = plan_trials(per_clip, reference, seed)
     return _write(out_dir, run, dataset, trials, videos, tuple(criteria), seed, reference, max_frames, max_side)
 
@@ -120,11 +122,36 @@ def _collect(store: Store, run: str, info: dict[str, Any], sub: pd.DataFrame, da
     return videos, per_clip
 
 
+REFERENCES = ("Input", "GT")
+
+
+def _references(info: dict[str, Any], dataset: str, per_clip: dict[str, list[str]],
+                videos: dict[tuple[str, str], Video]) -> dict[tuple[str, str], Video]:
+    """(clip, "Input") — the LQ upsampled with nearest neighbour to the outputs' size, so its pixels show as they
+    are — and (clip, "GT") where the dataset has one."""
+    from vrbench.data.geometry import resize_frames
+
+    all_clips = sources.dataset_clips(info, dataset)
+    out: dict[tuple[str, str], Video] = {}
+    for name, labels in per_clip.items():
+        clip, shown = all_clips[name], videos[(name, labels[0])]
+        if clip.lq is not None:
+            lq, hw = clip.lq, shown.size
+            out[(name, "Input")] = Video.from_chunks(
+                lambda n, lq=lq, hw=hw: (resize_frames(c, hw, "nearest") for c in lq.iter_chunks(n)),
+                lq.num_frames, hw[0], hw[1], lq.fps, name)
+        if clip.gt is not None:
+            out[(name, "GT")] = clip.gt
+    return out
+
+
 def _write(out_dir: Path, run: str, dataset: str, trials: list[dict[str, str]], videos: dict[tuple[str, str], Video],
            criteria: tuple[str, ...], seed: int, reference: str | None, max_frames: int, max_side: int
            ) -> tuple[Path, Path]:
     rng = np.random.default_rng(seed + 1)
-    used = sorted({(t["clip"], t["left"]) for t in trials} | {(t["clip"], t["right"]) for t in trials})
+    refs = {t["clip"]: [k for k in ((t["clip"], r) for r in REFERENCES) if k in videos] for t in trials}
+    used = sorted({(t["clip"], t["left"]) for t in trials} | {(t["clip"], t["right"]) for t in trials}
+                  | {k for ks in refs.values() for k in ks})
     ids = {k: f"v{rng.integers(16**8):08x}" for k in used}
     key = {"run": run, "dataset": dataset, "criteria": list(criteria), "seed": seed, "reference": reference,
            "trials": {t["id"]: {"clip": t["clip"], "left": t["left"], "right": t["right"]} for t in trials}}
@@ -133,8 +160,8 @@ def _write(out_dir: Path, run: str, dataset: str, trials: list[dict[str, str]], 
     fps = next(iter(videos.values())).fps
     page = {"study": study_id, "criteria": list(criteria), "fps": fps, "hints": {c: HINTS.get(c, "") for c in criteria},
             "videos": {ids[k]: _frames(videos[k], max_frames, max_side) for k in used},
-            "trials": [{"id": t["id"], "left": ids[(t["clip"], t["left"])], "right": ids[(t["clip"], t["right"])]}
-                       for t in trials]}
+            "trials": [{"id": t["id"], "left": ids[(t["clip"], t["left"])], "right": ids[(t["clip"], t["right"])],
+                        "refs": [{"name": k[1], "video": ids[k]} for k in refs[t["clip"]]]} for t in trials]}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     from vrbench.report.html import render

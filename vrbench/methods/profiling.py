@@ -38,6 +38,7 @@ class Cost:
     out_height: int = 0
     out_width: int = 0
     peak_rss_mb: float | None = None  # this process, during the run
+    base_rss_mb: float | None = None  # this process just before the run: what the method did not add
     peak_child_rss_mb: float | None = None  # the external tool, if the method ran one
     peak_gpu_mb: float | None = None
     params: int | None = None
@@ -54,8 +55,13 @@ class Cost:
 
     @property
     def method_rss_mb(self) -> float | None:
-        """The RAM the method itself needed: the tool's peak for external methods, else this process's."""
-        return self.peak_child_rss_mb if self.peak_child_rss_mb is not None else self.peak_rss_mb
+        """The RAM the method itself needed: the tool's peak for external methods, else this process's peak above
+        what the process held before the run (libraries, data, other methods' networks are not the method's)."""
+        if self.peak_child_rss_mb is not None:
+            return self.peak_child_rss_mb
+        if self.peak_rss_mb is None or self.base_rss_mb is None:
+            return self.peak_rss_mb
+        return max(self.peak_rss_mb - self.base_rss_mb, 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "seconds_per_frame": self.seconds_per_frame, "fps": self.fps}
@@ -131,6 +137,7 @@ def measure(method: Any = None, device: str = "cpu") -> Iterator[Cost]:
     if method is not None and hasattr(method, "last_cost"):
         method.last_cost = {}
     rss_before = maxrss_mb(resource.getrusage(resource.RUSAGE_SELF))
+    cost.base_rss_mb = current_rss_mb()
     sampler = _RssSampler()
     sampler.start()
     t0 = time.perf_counter()

@@ -16,7 +16,7 @@ from vrbench.report import temporal_profile as xt
 from vrbench.report.cards import LIVE, MetricCards
 from vrbench.video import Video
 
-VIEWER_FRAMES = 6
+VIEWER_FRAMES = 12  # consecutive: stepping through them shows flicker, which evenly spaced frames hide
 VIEWER_MAX_SIDE = 512  # larger frames are shown as a crop of this size where the GT has the most texture
 CURVE_METRICS = 3
 
@@ -130,12 +130,14 @@ def _profile(clip: Clip, outputs: dict[str, Video], colors: dict[str, str]) -> d
 
 
 def _viewer(clip: Clip, outputs: dict[str, Video]) -> dict[str, Any] | None:
-    """Frames for the synchronised viewer: GT, input and each method at a few frames, as JPEG data URIs."""
+    """Frames for the synchronised viewer: GT, input and each method at the same run of consecutive frames (the
+    middle of the clip), as JPEG data URIs."""
     reference = clip.gt if clip.gt is not None else next(iter(outputs.values()), None)
     if reference is None:
         return None
     scale = _scale(clip, reference)
-    picks = media.evenly_spaced(reference.num_frames, VIEWER_FRAMES)
+    first = max(0, min(reference.num_frames - VIEWER_FRAMES, reference.num_frames // 2 - VIEWER_FRAMES // 2))
+    picks = list(range(first, min(first + VIEWER_FRAMES, reference.num_frames)))
     middle = reference.read(picks[len(picks) // 2], picks[len(picks) // 2] + 1)[0]
     box = media.detail_crop(middle, VIEWER_MAX_SIDE, multiple=scale) if max(middle.shape[:2]) > VIEWER_MAX_SIDE \
         else (0, 0, *middle.shape[:2])

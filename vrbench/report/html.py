@@ -41,40 +41,91 @@ def _test_text(board: tables.Board, metric: str, method: str) -> str:
             + (f", {test.dropped} non-finite pairs dropped" if test.dropped else ""))
 
 
-def _leaderboards(boards: list[tables.Board], level: float) -> list[dict[str, Any]]:
+def _leaderboards(boards: list[tables.Board], level: float, failures: list[dict[str, Any]],
+                  warnings: dict[str, list[str]]) -> list[dict[str, Any]]:
     out = []
     for b in boards:
         columns = []
         for metric in b.metrics:
-            n = int(b.stats[metric]["n"].max())
+            m = max((cov[1] for cov in b.coverage[metric].values()), default=len(b.clips))
             columns.append({"metric": metric, "arrow": tables.arrow(metric, {k: v for k, v in b.directions.items()
                                                                              if v is not None}, b.cards),
                             "higher": b.directions[metric], "summary": b.cards.text(metric, "summary"),
                             "convention": b.cards.text(metric, "convention"),
                             # e.g. full-reference metrics skip the clips without GT: say so in the header
-                            "clips": f"{n} of {len(b.clips)} clips" if n < len(b.clips) else ""})
-        rows = []
-        for method in b.methods:
-            cells = []
-            for metric in b.metrics:
-                row = b.stats[metric].loc[method]
-                rank = row["rank"]
-                tip = [_interval_text(row, metric, level, b.cards)]
-                if not math.isnan(rank):
-                    tip.append(f"rank {int(rank)} (ties when intervals overlap)")
-                if text := _test_text(b, metric, method):
-                    tip.append(text)
-                fmt = b.cards
-                cells.append({"text": tables.format_value(row["mean"], metric, fmt), "mark": b.marks.get(metric, {})
-                              .get(method, ""), "value": tables.sort_value(row["mean"]), "tip": " · ".join(tip),
-                              "ci": "" if row["n"] <= 1 else f"[{tables.format_value(row['low'], metric, fmt)}, "
-                                                            f"{tables.format_value(row['high'], metric, fmt)}]"})
-            avg = b.avg_rank(method)
-            rows.append({"method": method, "cells": cells, "rank": tables.sort_value(avg),
-                         "rank_text": "–" if math.isnan(avg) else f"{avg:.2f}"})
+                            "clips": f"{m} of {len(b.clips)} clips" if m < len(b.clips) else "", "na": ""})
+        for metric, why in b.not_applicable.items():
+            columns.append({"metric": metric, "arrow": b.cards.arrow(metric), "higher": None, "na": why,
+                            "summary": b.cards.text(metric, "summary"), "convention": "", "clips": ""})
+        rows = [_leaderboard_row(b, method, level, warnings) for method in b.methods]
+        partial = [f"{m} ({'/'.join(map(str, b.clip_coverage(m)))} clips)" for m in b.partial]
         out.append({"dataset": b.dataset, "protocol": b.protocol, "clips": b.clips, "columns": columns, "rows": rows,
-                    "id": f"board-{len(out)}"})
+                    "id": f"board-{len(out)}", "partial": partial,
+                    "failures": [f for f in failures if f["dataset"] in (b.dataset, "*")]})
     return out
+
+
+def _leaderboard_row(b: tables.Board, method: str, level: float, warnings: dict[str, list[str]]) -> dict[str, Any]:
+    cells = []
+    fmt = b.cards
+    for metric in b.metrics:
+        row = b.stats[metric].loc[method]
+        n, m = b.coverage[metric][method]
+        tip = [_interval_text(row, metric, level, fmt)]
+        if n < m:
+            tip.append(f"{n} of {m} clips: not ranked against methods with every clip")
+        elif not math.isnan(row["rank"]):
+            tip.append(_rank_text(b, metric, row["rank"]))
+        if text := _test_text(b, metric, method):
+            tip.append(text)
+        cells.append({"text": tables.format_value(row["mean"], metric, fmt), "mark": b.marks.get(metric, {})
+                      .get(method, ""), "value": tables.sort_value(row["mean"]), "tip": " · ".join(tip),
+                      "coverage": f"{n}/{m}" if n < m else "",
+                      "ci": "" if row["n"] <= 1 else f"[{tables.format_value(row['low'], metric, fmt)}, "
+                                                    f"{tables.format_value(row['high'], metric, fmt)}]"})
+    cells += [{"text": f"n/a ({why})", "mark": "na", "value": None, "tip": f"not computed on this set: {why}",
+               "coverage": "", "ci": ""} for why in b.not_applicable.values()]
+    avg = b.avg_rank(method)
+    n, m = b.clip_coverage(method)
+    return {"method": method, "cells": cells, "rank": tables.sort_value(avg), "coverage": f"{n}/{m} clips" if n < m
+            else "", "rank_text": "–" if math.isnan(avg) else f"{avg:.2f}", "warnings": warnings.get(method, [])}
+
+
+def _rank_text(b: tables.Board, metric: str, rank: float) -> str:
+    ranks = b.stats[metric]["rank"].dropna()
+    if len(ranks) > 1 and ranks.nunique() == 1:
+        return f"rank {int(rank)}: the {_count_word(len(ranks))} intervals overlap, no method is separable"
+    tied = int((ranks == rank).sum())
+    return f"rank {int(rank)}" + (f", tied with {tied - 1} other(s): intervals overlap" if tied > 1 else "")
+
+
+def _count_word(n: int) -> str:
+    return "two" if n == 2 else str(n)
+
+
+def _planned(clips: dict[str, Any]) -> dict[str, dict[str, bool]]:
+    """dataset -> {clip: has GT} from the run's clip snapshot."""
+    out: dict[str, dict[str, bool]] = {}
+    for key, record in clips.items():
+        dataset, _, clip = key.partition("/")
+        out.setdefault(dataset, {})[clip] = bool(record.get("gt"))
+    return out
+
+
+def _warnings(runs: pd.DataFrame, alignments: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """method label -> the distinct warnings its outputs carried (lossy output, colour fix) and their alignment
+    (crop, resize, shift), each with the clips it concerns."""
+    found: dict[str, dict[str, list[str]]] = {}
+    if not runs.empty and "warnings" in runs:
+        for label, clip, text in zip(tables.with_labels(runs)["label"], runs["clip"], runs["warnings"], strict=True):
+            for w in json.loads(text) if isinstance(text, str) and text else []:
+                found.setdefault(label, {}).setdefault(w, []).append(clip)
+    for a in alignments:
+        label = tables.method_label(a["method"], int(a["steps"]))
+        for w in a.get("warnings", []):
+            found.setdefault(label, {}).setdefault(w, []).append(a["clip"])
+    return {label: [f"{w} ({', '.join(sorted(set(clips)))})" for w, clips in ws.items()]
+            for label, ws in found.items()}
 
 
 def _cross_ranks(boards: list[tables.Board]) -> dict[str, Any] | None:
@@ -95,11 +146,22 @@ def _cost(runs: pd.DataFrame, order: list[str]) -> list[dict[str, Any]]:
     have = tables.with_labels(runs[runs["seconds"].notna()])
     g = have.groupby("label").agg(
         seconds=("seconds", "sum"), frames=("frames", "sum"), rss=("peak_rss_mb", "max"),
-        gpu=("peak_gpu_mb", "max"), device=("device", "first"), clips=("clip", "nunique"))
+        gpu=("peak_gpu_mb", "max"), device=("device", "first"), clips=("clip", "nunique"),
+        params=("cost", _params))
     return [{"method": m, "spf": r.seconds / max(r.frames, 1), "fps": r.frames / max(r.seconds, 1e-9),
              "frames": int(r.frames), "clips": int(r.clips), "rss": None if pd.isna(r.rss) else float(r.rss),
-             "gpu": None if pd.isna(r.gpu) else float(r.gpu), "device": r.device}
+             "gpu": None if pd.isna(r.gpu) else float(r.gpu), "device": r.device,
+             "params": None if pd.isna(r.params) else int(r.params)}
             for m, r in g.reindex(tables.ordered_labels(have, order)).iterrows()]
+
+
+def _params(costs: pd.Series) -> float:
+    """The parameter count recorded with a method's restores (JSON `cost` column), NaN if none was."""
+    for text in costs:
+        params = json.loads(text).get("params") if isinstance(text, str) and text else None
+        if params is not None:
+            return float(params)
+    return math.nan
 
 
 def _cards(df: pd.DataFrame, cards: MetricCards, methods: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -139,17 +201,20 @@ def report_context(store: Store, run: str, *, seed: int = 0, level: float = 0.95
     info["datasets"] = store.snapshot(run, "dataset")
     df = store.results_frame(run)
     order = tables.config_order(info)
-    boards = tables.build_boards(df, seed=seed, level=level, order=order, cards=cards)
+    planned = _planned(info["clips"])
+    boards = tables.build_boards(df, seed=seed, level=level, order=order, cards=cards, planned=planned or None,
+                                 expected=list(info.get("provenance", {}).get("metrics", {})))
     runs = sources.method_runs(store, run, df) if not df.empty else pd.DataFrame()
     colors = plots.method_colors(tables.ordered_labels(tables.with_labels(df), order)) if not df.empty else {}
     seeds = sorted(int(s) for s in df["seed"].unique()) if not df.empty else []
+    failures, warnings = store.failures(run), _warnings(runs, store.alignments(run))
     return {
-        "run": run, "info": info, "boards": boards, "leaderboards": _leaderboards(boards, level),
+        "run": run, "info": info, "boards": boards, "leaderboards": _leaderboards(boards, level, failures, warnings),
         "cross_ranks": _cross_ranks(boards), "level": int(level * 100), "bootstrap_seed": seed,
         "clip_pages": [] if df.empty else clip_pages.clip_pages(df, runs, info, colors, media_on=media, order=order,
                                                                 cards=cards),
         "sweeps": [] if df.empty else clip_pages.sweep_figures(df, runs, colors, cards),
-        "unavailable": store.unavailable(run), "failures": store.failures(run), "cost": _cost(runs, order),
+        "unavailable": store.unavailable(run), "failures": failures, "warnings": warnings, "cost": _cost(runs, order),
         "cards": _cards(df, cards, store.snapshot(run, "method")), "seeds": seeds,
         "protocols": sorted(df["protocol"].unique()) if not df.empty else [],
         "manifests_json": json.dumps(info["datasets"], indent=1, sort_keys=True, default=str),
@@ -176,6 +241,6 @@ def write_report(store: Store, run: str, out_dir: Path, *, media: bool = True, l
     context = report_context(store, run, media=media)
     target = out_dir / "index.html"
     target.write_text(render(context), encoding="utf-8")
-    export_tables(store, run, out_dir)
-    write_tables(context["boards"], out_dir, latex_style=latex_style)
+    export_tables(store, run, out_dir, context["boards"])
+    write_tables(context["boards"], out_dir, latex_style=latex_style, warnings=context["warnings"])
     return target

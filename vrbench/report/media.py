@@ -35,13 +35,6 @@ def png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode()
 
 
-def evenly_spaced(num_frames: int, k: int) -> list[int]:
-    """k frame indices spread over the clip, first and last included (all frames if there are fewer)."""
-    if num_frames <= k:
-        return list(range(num_frames))
-    return sorted({int(round(i)) for i in np.linspace(0, num_frames - 1, k)})
-
-
 def detail_crop(frame: np.ndarray, size: int, multiple: int = 4) -> tuple[int, int, int, int]:
     """(top, left, height, width) of the `size` x `size` window with the most gradient energy.
 

@@ -20,7 +20,8 @@ from vrbench.store import Store
 from vrbench.video import Video, open_video
 
 UNIT = ["dataset", "clip", "method", "config_hash", "steps", "seed"]
-COST_COLUMNS = ["seconds", "frames", "peak_rss_mb", "peak_gpu_mb", "device", "output", "config"]
+COST_COLUMNS = ["seconds", "frames", "peak_rss_mb", "peak_gpu_mb", "device", "output", "config", "warnings",
+                "cost"]
 
 
 def method_runs(store: Store, run: str, results: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -127,11 +127,31 @@ class Board:
     metrics: list[str]
     directions: dict[str, bool | None]
     stats: dict[str, pd.DataFrame]  # metric -> rows per method: mean, low, high, n, rank
-    clip_values: dict[str, pd.DataFrame]  # metric -> clips x methods
+    clip_values: dict[str, pd.DataFrame]  # metric -> clips x methods (NaN where a method has no value)
+    clip_present: dict[str, pd.DataFrame] = field(default_factory=dict)  # metric -> clips x methods: value stored
     marks: dict[str, dict[str, str]] = field(default_factory=dict)
     tests: dict[str, dict[str, stats.PairedTest]] = field(default_factory=dict)  # metric -> method -> vs best
     best: dict[str, str] = field(default_factory=dict)
     cards: MetricCards = LIVE  # the run's snapshot when built for a report
+    # metric -> method -> (clips with a value, clips the metric applies to); only complete methods are ranked
+    coverage: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    not_applicable: dict[str, str] = field(default_factory=dict)  # metric -> why it has no value here ("no GT")
+
+    def complete(self, method: str, metric: str) -> bool:
+        n, m = self.coverage.get(metric, {}).get(method, (0, 0))
+        return n == m
+
+    def clip_coverage(self, method: str) -> tuple[int, int]:
+        """(clips with any value of this method, clips of the board)."""
+        have = set()
+        for metric in self.metrics:
+            have |= set(self.clip_values[metric].index[self.clip_present[metric][method]])
+        return len(have), len(self.clips)
+
+    @property
+    def partial(self) -> list[str]:
+        """Methods missing a clip on some metric: shown with n/m, never ranked or marked against complete ones."""
+        return [m for m in self.methods if any(not self.complete(m, k) for k in self.metrics)]
 
     def mean(self, method: str, metric: str) -> float:
         return float(self.stats[metric].loc[method, "mean"])
@@ -144,36 +164,64 @@ class Board:
 
 def build_boards(df: pd.DataFrame, *, seed: int = 0, n_boot: int = stats.N_BOOT, level: float = stats.LEVEL,
                  directions: dict[str, bool] | None = None, order: list[str] | None = None,
-                 cards: MetricCards = LIVE) -> list[Board]:
-    """Every (dataset, protocol) leaderboard of a results table; rows in `order` (method display names)."""
+                 cards: MetricCards = LIVE, planned: dict[str, dict[str, bool]] | None = None,
+                 expected: list[str] | None = None) -> list[Board]:
+    """Every (dataset, protocol) leaderboard of a results table; rows in `order` (method display names).
+
+    `planned`: dataset -> {clip: has GT} of the clips the run set out to score; a method is compared with the
+    others on a metric only when it has a value on every planned clip the metric applies to. Without it, the clips
+    found in the results are the planned ones. `expected`: the metrics the run computed; one with no value on a
+    board is listed in `not_applicable` with the reason (e.g. a full-reference metric on a set without GT).
+    """
     if df.empty:
         return []
     labelled = with_labels(df)
     boards = []
     for (dataset, protocol), sub in labelled.groupby(["dataset", "protocol"], sort=True):
-        boards.append(_board(sub, str(dataset), str(protocol), seed, n_boot, level, directions, order, cards))
+        clips = (planned or {}).get(str(dataset))
+        board = _board(sub, str(dataset), str(protocol), seed, n_boot, level, directions, order, cards, clips)
+        for metric in expected or []:
+            if metric not in board.metrics:
+                card = cards.get(metric) or {}
+                gt_less = clips is not None and not any(clips.values())
+                board.not_applicable[metric] = "no GT" if card.get("needs_gt") and gt_less else "no value"
+        boards.append(board)
     return boards
 
 
 def _board(sub: pd.DataFrame, dataset: str, protocol: str, seed: int, n_boot: int, level: float,
-           directions: dict[str, bool] | None, order: list[str] | None, cards: MetricCards) -> Board:
+           directions: dict[str, bool] | None, order: list[str] | None, cards: MetricCards,
+           planned: dict[str, bool] | None) -> Board:
     methods = ordered_labels(sub, order)
     metrics = sorted(sub["metric"].unique(), key=cards.order)
     clip_means = sub.groupby(["metric", "clip", "label"])["value"].agg(plain_mean)
-    board = Board(dataset, protocol, sorted(sub["clip"].unique()), methods, metrics,
+    present = sub.groupby(["metric", "clip", "label"]).size() > 0
+    clips = sorted(planned) if planned is not None else sorted(sub["clip"].unique())
+    board = Board(dataset, protocol, sorted(set(clips) | set(sub["clip"])), methods, metrics,
                   {m: direction(m, directions, cards) for m in metrics}, {}, {}, cards=cards)
     for metric in metrics:
-        values = clip_means.loc[metric].unstack("label").reindex(columns=methods)
-        board.clip_values[metric] = values
+        needs_gt = bool((cards.get(metric) or {}).get("needs_gt"))
+        applies = ([c for c in board.clips if planned.get(c, True) or not needs_gt] if planned is not None
+                   else sorted(sub[sub["metric"] == metric]["clip"].unique()))
+        values = clip_means.loc[metric].unstack("label").reindex(index=applies, columns=methods)
+        have = present.loc[metric].unstack("label").reindex(index=applies, columns=methods).fillna(False).astype(bool)
+        board.clip_values[metric], board.clip_present[metric] = values, have
+        board.coverage[metric] = {m: (int(have[m].sum()), len(applies)) for m in methods}
+        complete = [m for m in methods if board.complete(m, metric)]
         higher = board.directions[metric]
         summary = stats.summarise(values, True if higher is None else higher, n_boot=n_boot, level=level, seed=seed)
-        if higher is None:
-            summary["rank"] = math.nan
+        ranked = stats.summarise(values[complete], True if higher is None else higher, n_boot=n_boot, level=level,
+                                 seed=seed) if complete else None
+        # ranks, marks and tests only among methods with a value on every clip: a mean over fewer clips is shown,
+        # never compared with the others
+        summary["rank"] = math.nan
+        if ranked is not None and higher is not None:
+            summary.loc[complete, "rank"] = ranked["rank"]
         board.stats[metric] = summary
-        if higher is None:
+        if higher is None or not complete:
             continue
-        board.marks[metric] = rank_marks(summary["mean"], higher)
-        _paired_tests(board, metric, values, summary, higher, seed)
+        board.marks[metric] = rank_marks(summary.loc[complete, "mean"], higher)
+        _paired_tests(board, metric, values[complete], summary.loc[complete], higher, seed)
     return board
 
 
@@ -186,7 +234,7 @@ def _paired_tests(board: Board, metric: str, values: pd.DataFrame, summary: pd.D
     best = finite.idxmax() if higher else finite.idxmin()
     board.best[metric] = best
     board.tests[metric] = {m: stats.paired_test(values[m].to_numpy(), values[best].to_numpy(), seed=seed)
-                           for m in board.methods if m != best}
+                           for m in values.columns if m != best}
 
 
 def cross_dataset_ranks(boards: list[Board]) -> pd.DataFrame:

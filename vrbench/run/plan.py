@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ class Conventions:
     geometry: str = "error"
     anchor: str = "top-left"
     shift_search: bool = False
+    resize_filter: str = "bicubic"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,7 +51,7 @@ def resolve_conventions(config: RunConfig, protocol: Any) -> Conventions:
         return getattr(protocol, name) if value is None else value
 
     return Conventions(protocol.name, protocol.colour_fix, pick("crop_border"), pick("output_rule"),
-                       pick("geometry"), pick("anchor"), bool(config.shift_search))
+                       pick("geometry"), pick("anchor"), bool(config.shift_search), config.resize_filter or "bicubic")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class MethodPlan:
     config: dict[str, Any]
     config_hash: str
     steps: tuple[int | None, ...]
+    conventions: Conventions  # the run's, with this method's own geometry (published outputs) applied
+    geometry: dict[str, Any] = field(default_factory=dict)  # the method entry's own geometry keys
 
     @property
     def policy(self) -> str:
@@ -71,15 +74,17 @@ class MethodPlan:
 
     @property
     def entry(self) -> MethodEntry:
-        return MethodEntry(name=self.name, label=self.label, options=self.options, steps=list(self.steps))
+        return MethodEntry(name=self.name, label=self.label, options=self.options, steps=list(self.steps),
+                           **self.geometry)
 
 
 def method_plan(entry: MethodEntry, method: Any, conventions: Conventions) -> MethodPlan:
     config = {"name": entry.name, **method.config()}
     if conventions.colour_fix != "none":
         config["colour_fix"] = conventions.colour_fix
+    own = entry.geometry_overrides()
     return MethodPlan(entry.display, entry.name, dict(entry.options), method.card, config, config_hash(config),
-                      tuple(entry.steps))
+                      tuple(entry.steps), replace(conventions, **own), own)
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,7 @@ class Plan:
     provenance: str = ""
     stored: int = 0  # values this run already holds
     counts: Counter = field(default_factory=Counter)  # (dataset, method, state) -> values; state: cached | todo
+    not_applicable: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # dataset -> metric -> clips
 
     @property
     def units(self) -> int:
@@ -251,14 +257,17 @@ def _clip_jobs(config: RunConfig, conventions: Conventions, methods: list[Method
         plan.failures.extend(Failure.of(ds.name, clip.name, m.label, "plan", e) for m in methods)
         return []
     wanted = [m for m in metrics if clip.gt is not None or not m.card.needs_gt]
+    for m in metrics:
+        if m not in wanted:  # said in the summary and the report, never dropped silently
+            plan.not_applicable.setdefault(ds.name, {}).setdefault(m.name, []).append(clip.name)
     jobs = []
     for method in methods:
         for steps in method.steps:
             for seed in config.seed_list:
                 stored_steps = NO_STEPS if steps is None else steps
                 key = UnitKey(config.name, ds.name, clip.name, method.label, method.config_hash, stored_steps, seed)
-                expected = {m.name: cache_key(input_hash, gt_hash, method, stored_steps, seed, m, conventions)
-                            for m in wanted}
+                expected = {m.name: cache_key(input_hash, gt_hash, method, stored_steps, seed, m,
+                                              method.conventions) for m in wanted}
                 job = _job(key, method, steps, seed, input_hash, expected, {m.name: m for m in wanted}, store,
                            conventions, plan)
                 if job is None:

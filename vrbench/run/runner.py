@@ -46,6 +46,8 @@ class RunSummary:
     unavailable: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     planned: int = 0  # values the plan asked for (computed + reused + the values of failed units)
+    not_applicable: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # dataset -> metric -> clips
+    warnings: list[dict[str, str]] = field(default_factory=list)  # dataset, clip, method, warning
 
     @property
     def ok(self) -> bool:
@@ -176,6 +178,7 @@ class Runner:
         for name, err in resolved.unavailable.items():
             self.summary.unavailable[name] = err.reason
             self.store.record_unavailable(self.config.name, name, err.reason, err.files)
+        self.summary.not_applicable = plan.not_applicable
         for failure in plan.failures:
             self._record(failure)
         for key in plan.clean:
@@ -213,6 +216,8 @@ class Runner:
         """The single writer: one transaction per unit of work."""
         for run in outcome.method_runs:
             self.store.put_method_run(run.key.as_dict(), **run.fields)
+            self.summary.warnings.extend({"dataset": run.key.dataset, "clip": run.key.clip, "method": run.key.method,
+                                          "warning": w} for w in json.loads(run.fields.get("warnings") or "[]"))
         for record in outcome.alignments:
             self.store.put_alignment(record.key.as_dict(), record.alignment)
         self.summary.computed += self._put_by_unit(outcome.rows)

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,7 @@ class Worker:
         for job in task.jobs:
             try:
                 output = self._restored(task, job, outcome)
-                output, gt, alignment = self._aligned(task, output)
+                output, gt, alignment = self._aligned(task, job, output)
             except RECOVERABLE as e:
                 outcome.failures.append(Failure.of(task.dataset, task.clip.name, job.key.method, "restore", e))
                 continue
@@ -138,13 +138,14 @@ class Worker:
         return outcome
 
     # ---- geometry and scoring ---------------------------------------------------------------------------------
-    def _aligned(self, task: ClipTask, output: Video) -> tuple[Video, Video | None, Any]:
+    def _aligned(self, task: ClipTask, job: Job, output: Video) -> tuple[Video, Video | None, Any]:
         """Apply the geometry policy: frame counts must match; a size mismatch is an error unless the conventions
-        say to score the common area; the optional integer-shift search uses the dataset card's max_shift."""
+        say to score the common area or to resize the output to the GT; the optional integer-shift search uses the
+        dataset card's max_shift."""
         from vrbench.data.geometry import align_clip
         from vrbench.metrics.engine import check_pair
 
-        gt, c = task.clip.gt, task.conventions
+        gt, c = task.clip.gt, job.method.conventions
         if gt is None:
             return output, None, None
         if c.geometry == "error" and not c.shift_search:
@@ -152,9 +153,16 @@ class Worker:
             return output, gt, None
         if output.num_frames != gt.num_frames:
             check_pair(output, gt, task.clip.name, task.dataset)
-        alignment = align_clip(output, gt, policy=c.geometry, anchor=c.anchor,
+        resized = ""
+        if c.geometry == "resize" and output.size != gt.size:
+            resized = (f"output {output.width}x{output.height} resized to the GT's {gt.width}x{gt.height} with "
+                       f"{c.resize_filter}")
+            output = _resized(output, gt.size, c.resize_filter)
+        alignment = align_clip(output, gt, policy="crop" if c.geometry == "resize" else c.geometry, anchor=c.anchor,
                                max_shift=task.max_shift if c.shift_search else 0,
                                clip=task.clip.name, dataset=task.dataset)
+        if resized:
+            alignment = replace(alignment, policy="resize", warnings=(resized, *alignment.warnings))
         o_box, g_box = alignment.out_box, alignment.gt_box
         if _whole(o_box, output) and _whole(g_box, gt):
             return output, gt, alignment
@@ -171,6 +179,10 @@ class Worker:
             scores = evaluate_clip(outputs, gt, {m: self.metrics[m] for m in names}, self.device,
                                    self.config.chunk, self.config.fast, task.conventions.crop_border)
         except RECOVERABLE as e:
+            if len(members) > 1:  # one method's bad output must not fail the others: score each on its own
+                for member in members:
+                    self._evaluate(task, [member], outcome)
+                return
             outcome.failures.extend(Failure.of(task.dataset, task.clip.name, job.key.method, "evaluate", e)
                                     for job, _, _ in members)
             return
@@ -205,7 +217,7 @@ class Worker:
         if job.method.policy == "none":  # precomputed outputs and sanity methods: nothing to cache
             output = self._restore(task, job, method)
             check_output(task, job, output)
-            warnings = [w for w in output.conversions if w.startswith("warning")]
+            warnings = _warnings(output, c.colour_fix)
             outcome.method_runs.append(MethodRun(job.key, {
                 "frames": output.num_frames, "out_height": output.height, "out_width": output.width,
                 "device": str(self.device), "config": job.method.config, "warnings": json.dumps(warnings),
@@ -224,7 +236,7 @@ class Worker:
                 check_output(task, job, output)
                 write_frames(self._colour_fixed(output, lq, c.colour_fix).iter_chunks(), tmp / "frames")
             cost = record_output(cost, output)
-            warnings = [w for w in output.conversions if w.startswith("warning")]
+            warnings = _warnings(output, c.colour_fix)
             _publish(tmp, folder, {"config": job.method.config, "cost": cost.to_dict(), "warnings": warnings})
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -235,6 +247,21 @@ class Worker:
             **cost.store_fields(), "config": job.method.config, "output": str(folder),
             "cost": json.dumps(cost.to_dict(), default=str), "warnings": json.dumps(warnings)}))
         return open_video(folder / "frames", name=task.clip.name, fps=lq.fps)
+
+
+def _warnings(output: Video, colour_fix: str) -> list[str]:
+    """What a reader of the numbers must know about this output: lossy decoding, conversions, a colour fix."""
+    out = [w for w in output.conversions if w.startswith("warning")]
+    if colour_fix != "none":
+        out.append(f"{colour_fix} colour fix applied to the output before scoring (protocol convention)")
+    return out
+
+
+def _resized(video: Video, hw: tuple[int, int], method: str) -> Video:
+    from vrbench.data.geometry import resize_frames
+
+    return Video.from_chunks(lambda n: (resize_frames(c, hw, method) for c in video.iter_chunks(n)),
+                             video.num_frames, hw[0], hw[1], video.fps, video.name)
 
 
 def _view(video: Video, box: Any) -> Video:
@@ -268,7 +295,7 @@ def check_output(task: ClipTask, job: Job, output: Video) -> None:
     that differs from the GT is left to the alignment step, which scores the common area and records a warning."""
     from vrbench.data.geometry import expected_output_size
 
-    lq, gt, name, c = task.clip.lq, task.clip.gt, task.clip.name, task.conventions
+    lq, gt, name, c = task.clip.lq, task.clip.gt, task.clip.name, job.method.conventions
     want_frames = gt.num_frames if gt is not None else lq.num_frames
     by_rule = c.output_rule != "scale" or gt is None
     want_size = expected_output_size(lq.size, scale=task.scale, rule=c.output_rule) if by_rule else gt.size
@@ -276,7 +303,9 @@ def check_output(task: ClipTask, job: Job, output: Video) -> None:
     if output.num_frames != want_frames:
         raise InputError("wrong number of output frames", clip=name, dataset=task.dataset, file=where,
                          expected=f"{want_frames} frames", found=f"{output.num_frames} frames")
-    if output.size != want_size and not (c.geometry == "crop" and gt is not None):
+    if gt is None:  # no-reference and temporal metrics only: the size is not compared with anything
+        return
+    if output.size != want_size and c.geometry == "error":
         rule = f"x{task.scale} of the LQ" if c.output_rule == "scale" else f"output rule {c.output_rule}"
         raise InputError("wrong output size", clip=name, dataset=task.dataset, file=where,
                          expected=f"{want_size[1]}x{want_size[0]} ({rule})", found=f"{output.width}x{output.height}")
