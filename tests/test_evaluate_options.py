@@ -98,4 +98,10 @@ def test_geometry_on_the_command_line(tmp_path, dataset):
     assert code == 0 and "2 results computed" in text
     with sqlite3.connect(tmp_path / "r.sqlite") as db:
         config = json.loads(db.execute("SELECT config FROM runs WHERE run = 'cropped'").fetchone()[0])
-    assert config["geometry"] == "crop"
+    assert config["methods"][0]["geometry"] == "crop"  # the geometry of these outputs, not of the whole run
+    code, text = _evaluate(tmp_path, dataset, outputs, "--geometry", "resize", "--resize-filter", "area", "--run",
+                           "resized")
+    assert code == 0 and "2 results computed" in text
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        aligned = [json.loads(r[0]) for r in db.execute("SELECT data FROM alignments WHERE run = 'resized'")]
+    assert len(aligned) == 2 and all(a["policy"] == "resize" and "with area" in a["warnings"][0] for a in aligned)

@@ -173,8 +173,13 @@ def evaluate(
                                                      "'{clip}_ours.mp4' (glob wildcards allowed)")] = None,
     names: Annotated[list[str] | None, typer.Option("--names", help="clip=name, or a YAML/JSON file mapping clips "
                                                      "to output names (repeatable)")] = None,
-    geometry: Annotated[Literal["error", "crop"] | None, typer.Option(
-        help="output size differs from the GT: error, or crop to the common area (default: the protocol's)")] = None,
+    geometry: Annotated[Literal["error", "crop", "resize"] | None, typer.Option(
+        help="output size differs from the GT: error, crop to the common area, or resize to the GT "
+             "(default: the protocol's)")] = None,
+    output_rule: Annotated[Literal["scale", "seedvr2-area", "short-side-1024"] | None, typer.Option(
+        "--output-rule", help="the size the outputs should have (default: the protocol's: scale x LQ)")] = None,
+    resize_filter: Annotated[Literal["bicubic", "bilinear", "area", "lanczos"] | None, typer.Option(
+        "--resize-filter", help="filter of --geometry resize (default bicubic)")] = None,
     strict_names: Annotated[Literal["on", "off"], typer.Option(
         "--strict-names", help="frame numbers in file names must run 0..T-1 or 1..T (off: natural order)")] = "on",
 ) -> None:
@@ -192,10 +197,12 @@ def evaluate(
         "name": run_name or f"eval-{dataset}",
         "datasets": [{"name": dataset, "root": str(root) if root else None}],
         "methods": [{"name": "folder", "label": method_name,
-                     "options": {k: v for k, v in options.items() if v is not None}}],
+                     "options": {k: v for k, v in options.items() if v is not None},
+                     **{k: v for k, v in (("geometry", geometry), ("output_rule", output_rule),
+                                          ("resize_filter", resize_filter)) if v is not None}}],
         "metrics": [m.strip() for m in metrics.split(",") if m.strip()],
     }
-    cfg = parse_config({**data, "geometry": geometry} if geometry else data)
+    cfg = parse_config(data)
     summary = _run_with_progress(cfg, store, None)
     print_summary(summary)
     for line in unmatched_outputs(cfg.methods[0].options, dataset, str(root) if root else None):
