@@ -125,6 +125,8 @@ def _print_plan(config, resolved, plan) -> None:
                       f"{escape(f.error)}")
 
 
+ReplaceOpt = Annotated[bool, typer.Option("--replace", help="the run name holds another config: archive that record as "
+                                          "<name>@<time> and start afresh (its values stay reusable)")]
 ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (this process, or worker processes with "
                                           "--workers/--gpus) | process | ray")]
 
@@ -141,6 +143,7 @@ def run(
     executor: ExecutorOpt = "local",
     address: Annotated[str | None, typer.Option("--address", help="Ray cluster address (HOST:PORT)")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan (cached vs to compute) and exit")] = False,
+    replace: ReplaceOpt = False,
 ) -> None:
     """Run a benchmark config: restore every clip with every method, score it, store it, report it."""
     from vrbench.config import load_config
@@ -152,10 +155,10 @@ def run(
 
         _print_plan(cfg, *plan_only(cfg, _store_path(store), outputs=outputs, **options))
         return
-    summary = _run_with_progress(cfg, store, outputs, **options)
+    summary = _run_with_progress(cfg, store, outputs, replace=replace, **options)
     print_summary(summary)
     if report:
-        console.print(f"report: {_write_report(cfg.name, store, report_dir)}")
+        console.print(f"report: {escape(str(_write_report(cfg.name, store, report_dir)))}")
     raise typer.Exit(_exit_code(summary))
 
 
@@ -182,6 +185,7 @@ def evaluate(
         "--resize-filter", help="filter of --geometry resize (default bicubic)")] = None,
     strict_names: Annotated[Literal["on", "off"], typer.Option(
         "--strict-names", help="frame numbers in file names must run 0..T-1 or 1..T (off: natural order)")] = "on",
+    replace: ReplaceOpt = False,
 ) -> None:
     """Score a folder of precomputed results against a dataset, without writing a config."""
     from vrbench.config import parse_config
@@ -203,12 +207,12 @@ def evaluate(
         "metrics": [m.strip() for m in metrics.split(",") if m.strip()],
     }
     cfg = parse_config(data)
-    summary = _run_with_progress(cfg, store, None)
+    summary = _run_with_progress(cfg, store, None, replace=replace)
     print_summary(summary)
     for line in unmatched_outputs(cfg.methods[0].options, dataset, str(root) if root else None):
         console.print(f"  [yellow]warning[/] {escape(line)}")
     if report:
-        console.print(f"report: {_write_report(cfg.name, store, None)}")
+        console.print(f"report: {escape(str(_write_report(cfg.name, store, None)))}")
     raise typer.Exit(_exit_code(summary))
 
 
@@ -219,7 +223,7 @@ def report_cmd(
     out: Annotated[Path | None, typer.Option(help="report folder (default: reports/<run>)")] = None,
 ) -> None:
     """Write reports/<run>/index.html (self-contained) plus results.csv and results.json."""
-    console.print(f"report: {_write_report(run_name, store, out)}")
+    console.print(f"report: {escape(str(_write_report(run_name, store, out)))}")
 
 
 @app.command()
@@ -238,12 +242,23 @@ def env() -> None:
 
 
 def main() -> None:
-    """Console entry point: user errors print one clear line and exit 2 instead of a traceback."""
+    """Console entry point: user errors print one clear line and exit 2 instead of a traceback; anything else
+    prints one line too (exit 1) unless VRBENCH_DEBUG=1 asks for the traceback."""
+    import os
+
     try:
         app()
     except VrbenchError as e:
         console.print(f"[red]error:[/] {escape(str(e))}")
         sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/]: what was committed to the store is kept; run the same command to resume")
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - the last line of defence: one line, never a traceback by default
+        if os.environ.get("VRBENCH_DEBUG") == "1":
+            raise
+        console.print(f"[red]error:[/] {escape(type(e).__name__)}: {escape(str(e))} (VRBENCH_DEBUG=1 shows where)")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -5,14 +5,22 @@ Unknown keys are errors (with the key path), so a typo never silently falls back
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vrbench.errors import InputError
 from vrbench.paths import PACKAGE_DIR
+
+# a run name becomes a folder (reports/<run>) and a key: letters, digits and . _ + - only, no separators
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
+Seed = Annotated[int, Field(ge=0, lt=2**63)]  # what every generator we seed accepts
+MAX_YAML_BYTES = 1 << 20
+MAX_YAML_DEPTH = 64
+MAX_YAML_ALIASES = 100
 
 
 class DatasetEntry(BaseModel):
@@ -33,7 +41,7 @@ class MethodEntry(BaseModel):
     name: str
     label: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
-    steps: list[int | None] = Field(default_factory=lambda: [None])
+    steps: list[Annotated[int, Field(ge=0, le=10_000)] | None] = Field(default_factory=lambda: [None])
     # per-method geometry of published outputs (None: the run's); part of the cache key of this method's values
     output_rule: OutputRule | None = None
     geometry: Geometry | None = None
@@ -48,6 +56,13 @@ class MethodEntry(BaseModel):
     def display(self) -> str:
         return self.label or self.name
 
+    @field_validator("label")
+    @classmethod
+    def _printable_label(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in value)):
+            raise ValueError(f"a label must be printable text, found {value!r}")
+        return value
+
 
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -56,20 +71,28 @@ class RunConfig(BaseModel):
     datasets: list[DatasetEntry]
     methods: list[MethodEntry]
     metrics: list[str] = Field(default_factory=list)  # empty: the protocol's metric set
-    seed: int = 0
-    seeds: list[int] | None = None  # several seeds: one run record holding every seed (a plan axis, like steps)
+    seed: Seed = 0
+    seeds: list[Seed] | None = None  # several seeds: one run record holding every seed (a plan axis, like steps)
     protocol: str = "default"
-    chunk: int = 8
+    chunk: int = Field(8, ge=1, le=4096)  # frames per chunk on the device
     fast: bool = False
     # conventions (vrbench.data.geometry, vrbench.protocols): None = the protocol card's value; the resolved values
     # are recorded with the run and are part of every value's cache key
-    crop_border: int | None = None
+    crop_border: Annotated[int, Field(ge=0)] | None = None
     output_rule: OutputRule | None = None
     geometry: Geometry | None = None  # size mismatch with GT: error, score the common area, or resize to GT
     anchor: Anchor | None = None
     resize_filter: ResizeFilter | None = None  # for geometry: resize (default bicubic)
     shift_search: bool = False  # integer-shift search up to the dataset card's max_shift
     device: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_an_identifier(cls, value: str) -> str:
+        if not RUN_NAME.fullmatch(value):
+            raise ValueError(f"a run name is 1-100 letters, digits, '.', '_', '+' or '-' (it names the report folder), "
+                             f"starting with a letter or digit; found {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _one_way_to_give_seeds(self) -> RunConfig:
@@ -106,13 +129,52 @@ def load_config(name_or_path: str | Path) -> RunConfig:
             raise InputError("config not found", file=name_or_path,
                              expected=f"a YAML file or one of the named configs {named_configs()}", found="neither")
         path = shipped
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise InputError("config is not valid YAML", file=path, found=str(e)) from e
+    data = load_yaml(path)
     if not isinstance(data, dict):
         raise InputError("config must be a YAML mapping", file=path, expected="mapping", found=type(data).__name__)
     return parse_config(data, source=str(path))
+
+
+def load_yaml(path: Path) -> Any:
+    """Safe YAML with bounds: a config is small, shallow and has few aliases, so a file that is not (an alias bomb,
+    10,000 nested lists) is refused before it can take memory or the stack."""
+    size = path.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise InputError("config file too large", file=path, expected=f"at most {MAX_YAML_BYTES} bytes",
+                         found=f"{size} bytes")
+    try:
+        loader = _BoundedLoader(path.read_text())
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as e:
+        raise InputError("config is not valid YAML", file=path, found=str(e).replace("\n", " ")) from e
+    except RecursionError as e:
+        raise InputError("config nests too deeply", file=path, expected=f"at most {MAX_YAML_DEPTH} levels",
+                         found="deeper") from e
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that counts aliases and nesting while composing the document."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} aliases (an alias bomb?)")
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.YAMLError(f"nesting deeper than {MAX_YAML_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def parse_config(data: dict[str, Any], source: str = "config") -> RunConfig:

@@ -143,15 +143,21 @@ class Store:
         self.close()
 
     def _tx(self, statements: Iterable[tuple[str, tuple]]) -> None:
-        cur = self.db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
         try:
-            for sql, args in statements:
-                cur.execute(sql, args)
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        cur.execute("COMMIT")
+            cur = self.db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, args in statements:
+                    cur.execute(sql, args)
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e):
+                raise
+            raise InputError("cannot write to the results store", file=self.path,
+                             expected="a writable SQLite store", found=str(e)) from e
 
     # ---- runs and provenance ---------------------------------------------------------------------------------
     def start_run(self, run: str, config: dict[str, Any], provenance: dict[str, Any], provenance_id: str,
@@ -170,6 +176,19 @@ class Store:
                (run, kind, name, json.dumps(data, sort_keys=True, default=str)))
               for kind, entries in (snapshot or {}).items() for name, data in entries.items()),
         ])
+
+    def archive_run(self, run: str) -> str:
+        """Rename a run everywhere to `<run>@<its last update, UTC>`; its values stay in the store (and reusable)."""
+        info = self.run_info(run)
+        if not info:
+            return run
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(info["updated"] or time.time()))
+        new = f"{run}@{stamp}"
+        while self.run_info(new):
+            new += "+"
+        tables = ("runs", "results", "method_runs", "alignments", "unavailable", "failures", "snapshots")
+        self._tx([(f"UPDATE {t} SET run = ? WHERE run = ?", (new, run)) for t in tables])
+        return new
 
     def snapshot(self, run: str, kind: str) -> dict[str, Any]:
         """{name: data} of one kind of snapshot taken at run start (metric, method, dataset, conventions)."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from vrbench import provenance
 from vrbench.config import RunConfig
-from vrbench.errors import VrbenchError
+from vrbench.errors import InputError, VrbenchError
 from vrbench.paths import work_dir
 from vrbench.run.executors import make_executor
 from vrbench.run.plan import (
@@ -77,12 +77,41 @@ def resolve(config: RunConfig, device: Any) -> Resolved:
     failures: list[Failure] = []
     methods = []
     for entry in config.methods:
+        check_method_entry(entry)  # impossible values stop the run before anything is written (exit code 2)
         try:
             methods.append(method_plan(entry, build_method(entry), conventions))
-        except (VrbenchError, TypeError, ValueError, OSError) as e:
+        except InputError:
+            raise  # bad options or paths in the config: a usage error, nothing ran
+        except (VrbenchError, ValueError, OSError) as e:  # an unknown or broken method: recorded, the run goes on
             failures.append(Failure.of("*", "*", entry.display, "setup", e))
     return Resolved(conventions, [MetricPlan.of(m) for m in metric_set.ready.values()], metric_set.unavailable,
                     methods, _open_datasets(config, failures), failures)
+
+
+def check_method_entry(entry: Any) -> None:
+    """Steps only for methods that have them; options only the ones the method's factory takes (with "did you
+    mean"). An unknown method name is left to the run, which records it as a failure."""
+    import difflib
+    import inspect
+
+    from vrbench.registry import METHODS
+
+    if entry.name not in METHODS:
+        return
+    card, factory = METHODS.card(entry.name), METHODS.entry(entry.name).factory
+    asked = [s for s in entry.steps if s is not None]
+    if asked and not card.supports_steps:
+        raise InputError(f"method '{entry.name}' has no step count", expected="steps only for a method whose card "
+                         "says supports_steps (each count would compute the same output again)", found=asked)
+    params = inspect.signature(factory).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return  # the factory checks its own options
+    known = [n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    for option in entry.options:
+        if option not in known:
+            close = difflib.get_close_matches(option, known, n=1)
+            raise InputError(f"unknown option for method '{entry.name}'", expected=known or "no options",
+                             found=option, hint=f"did you mean '{close[0]}'?" if close else None)
 
 
 def _open_datasets(config: RunConfig, failures: list[Failure]) -> list[DatasetPlan]:
@@ -142,13 +171,14 @@ class Runner:
 
     def __init__(self, config: RunConfig, store: Store, outputs: Path | None = None,
                  on_progress: Callable[[str], None] | None = None, *, executor: str = "local", workers: int = 1,
-                 gpus: int = 0, address: str | None = None) -> None:
+                 gpus: int = 0, address: str | None = None, replace: bool = False) -> None:
         from vrbench.devices import pick_device
 
         self.config, self.store = config, store
         self.outputs = outputs or work_dir() / "outputs"
         self.on_progress = on_progress or (lambda _msg: None)
         self.executor, self.workers, self.gpus, self.address = executor, workers, gpus, address
+        self.replace = replace
         in_process = executor == "local" and workers <= 1 and not gpus
         # the planner needs the metrics' cards and weights digests; only an in-process run scores on its device
         self.device = pick_device(config.device if in_process else "cpu")
@@ -170,8 +200,24 @@ class Runner:
         plan.failures[:0] = resolved.failures
         return resolved, plan
 
+    def check_name(self) -> None:
+        """One run name, one config: a different config under a stored name is refused (or, with `replace`, the old
+        record is archived as `<name>@<time>`), so two configs never mix in one leaderboard."""
+        old = self.store.run_info(self.config.name).get("config")
+        diff = _config_diff(old, self.config) if old else []
+        if not diff:
+            return
+        if self.replace:
+            self.archived = self.store.archive_run(self.config.name)
+            return
+        raise InputError(f"run '{self.config.name}' already holds another config", file=self.store.path,
+                         expected="the same config under a run name", found=f"different {', '.join(diff) or 'config'}",
+                         hint="give the run another name (values and outputs computed before are reused), or pass "
+                              "--replace to archive the old record as <name>@<time>")
+
     def run(self, progress: Callable[[int, int], None] | None = None) -> RunSummary:
         t0 = time.perf_counter()
+        self.check_name()
         resolved, plan = self.prepare()
         self.store.start_run(self.config.name, self.config.model_dump(), self.prov, self.prov_id,
                              snapshot(self.config, resolved))
@@ -232,10 +278,24 @@ class Runner:
                                   failure.error)
 
 
+def _normal(value: Any) -> Any:
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _config_diff(stored: dict[str, Any], config: RunConfig) -> list[str]:
+    """The keys in which the stored config, read with today's defaults, differs from `config` (not description)."""
+    try:
+        old = RunConfig.model_validate(stored).model_dump()
+    except ValueError:
+        old = stored
+    new = config.model_dump()
+    return sorted(k for k in set(old) | set(new) if k != "description" and _normal(old.get(k)) != _normal(new.get(k)))
+
+
 def run_benchmark(config: RunConfig, store_path: Path | None = None, outputs: Path | None = None,
                   on_progress: Callable[[str], None] | None = None,
                   progress: Callable[[int, int], None] | None = None, *, executor: str = "local",
-                  workers: int = 1, gpus: int = 0, address: str | None = None) -> RunSummary:
+                  workers: int = 1, gpus: int = 0, address: str | None = None, replace: bool = False) -> RunSummary:
     """Run a benchmark config end to end; results land in the store (default `.vrbench/results.sqlite`).
 
     `executor="local"` runs in this process (`workers` > 1 or `gpus` > 0: that many worker processes, worker k on
@@ -244,7 +304,7 @@ def run_benchmark(config: RunConfig, store_path: Path | None = None, outputs: Pa
     """
     with Store(store_path or work_dir() / "results.sqlite") as store:
         runner = Runner(config, store, outputs, on_progress, executor=executor, workers=workers, gpus=gpus,
-                        address=address)
+                        address=address, replace=replace)
         return runner.run(progress)
 
 

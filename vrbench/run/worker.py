@@ -227,6 +227,7 @@ class Worker:
         if job.method.policy == "fresh":  # stochastic and unseeded: a new draw every time, never reused silently
             folder = folder.with_name(f"{folder.name}-draw-{time.time_ns()}")
         elif (folder / "done.json").is_file():
+            outcome.method_runs.append(_reused_run(job, folder))
             return open_video(folder / "frames", name=task.clip.name, fps=lq.fps)
         tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}-{time.time_ns()}")
         try:
@@ -247,6 +248,19 @@ class Worker:
             **cost.store_fields(), "config": job.method.config, "output": str(folder),
             "cost": json.dumps(cost.to_dict(), default=str), "warnings": json.dumps(warnings)}))
         return open_video(folder / "frames", name=task.clip.name, fps=lq.fps)
+
+
+def _reused_run(job: Job, folder: Path) -> MethodRun:
+    """The record of an output restored earlier (by this clip, or by another clip with the same content): this
+    unit's own row, so reports and studies find the output by this clip's name."""
+    from vrbench.methods.profiling import Cost
+
+    done = json.loads((folder / "done.json").read_text())
+    known = set(Cost.__dataclass_fields__)
+    cost = Cost(**{k: v for k, v in done.get("cost", {}).items() if k in known})
+    return MethodRun(job.key, {**cost.store_fields(), "config": job.method.config, "output": str(folder),
+                               "cost": json.dumps(cost.to_dict(), default=str),
+                               "warnings": json.dumps(done.get("warnings", []))})
 
 
 def _warnings(output: Video, colour_fix: str) -> list[str]:
