@@ -1,4 +1,5 @@
-"""The command line: list commands, env, evaluate and report, and one-line errors for bad input."""
+"""The command line: list commands, env, evaluate and report, the shipped demo, and one-line errors for bad
+input."""
 
 from __future__ import annotations
 
@@ -21,6 +22,27 @@ def test_list_commands_show_cards():
     assert out.exit_code == 0 and "lanczos" in out.output
     out = runner.invoke(app, ["datasets", "list"], terminal_width=200)
     assert out.exit_code == 0 and "demo" in out.output
+
+
+def test_the_demo_shows_the_restorer_and_only_metrics_a_fresh_machine_computes(tmp_path, monkeypatch, demo_root):
+    from vrbench.config import DatasetEntry, load_config
+    from vrbench.metrics.base import unavailable
+    from vrbench.registry import METRICS
+    from vrbench.run import run_benchmark
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))  # no weights at all, as on a fresh clone
+    cfg = load_config("demo")
+    assert {m.name: m.steps for m in cfg.methods} == {"bicubic": [None], "satb": [1, 2, 4]}
+    cards = [METRICS.card(name) for name in cfg.metrics]
+    assert [c.name for c in cards if unavailable(c) is not None] == []
+    assert {"FR", "video", "temporal"} <= {c.kind for c in cards} and "vmaf" in cfg.metrics
+    # the no-GT clip is scored on the metrics that need no GT, for every method and step count
+    no_gt = cfg.model_copy(update={"datasets": [DatasetEntry(name="demo", clips=["carphone-real"])]})
+    summary = run_benchmark(no_gt, tmp_path / "d.sqlite", tmp_path / "out")
+    no_gt_metrics = [c.name for c in cards if not c.needs_gt]
+    assert no_gt_metrics == ["ewarp-dis", "flicker"]
+    assert summary.failed == [] and summary.unavailable == {} and summary.computed == 4 * len(no_gt_metrics)
+    assert set(summary.not_applicable["demo"]) == {"psnr-y", "ssim-y", "vmaf"}
 
 
 def test_env_prints_versions():
