@@ -52,6 +52,21 @@ RESULT_COLUMNS = ("run", "dataset", "clip", "method", "config_hash", "steps", "s
                   "frames", "metric_version", "protocol", "method_name", "cache_key", "provenance", "created")
 
 KEY = ("run", "dataset", "clip", "method", "config_hash", "steps", "seed")
+# A frame metric's row (per-frame values stored) over 0 frames or without a value is not a result: older versions
+# stored such rows as successes (a config with `chunk: -1`), so they are never reused, only recomputed.
+USABLE = "NOT (per_frame IS NOT NULL AND (frames = 0 OR value IS NULL))"
+
+
+def result_problem(value: float, per_frame: np.ndarray | None) -> str | None:
+    """Why a value cannot be stored as a success, or None: a frame metric (per-frame values given) must have
+    scored at least one frame and have a value."""
+    if per_frame is None:
+        return None  # a clip-level metric; its NaN (e.g. a 1-frame clip has no frame pair) is a recorded n/a
+    if len(per_frame) == 0:
+        return "a frame metric scored 0 frames"
+    if value is None or np.isnan(value):
+        return f"a frame metric has no value over {len(per_frame)} frames"
+    return None
 
 
 @dataclass(frozen=True)
@@ -216,13 +231,15 @@ class Store:
         clip, the metric version or its weights changed) is stale and gets recomputed."""
         rows = self.db.execute(
             "SELECT metric, cache_key FROM results WHERE run=? AND dataset=? AND clip=? AND method=? "
-            "AND config_hash=? AND steps=? AND seed=?", (run, dataset, clip, method, config_hash, steps, seed))
+            f"AND config_hash=? AND steps=? AND seed=? AND {USABLE}", (run, dataset, clip, method, config_hash, steps,
+                                                                      seed))
         return dict(rows.fetchall())
 
     def cached(self, cache_key: str) -> tuple[float, np.ndarray | None, int] | None:
-        """A (value, per_frame, frames) stored under `cache_key` by any run, if there is one."""
-        row = self.db.execute("SELECT value, per_frame, frames FROM results WHERE cache_key = ? LIMIT 1",
-                              (cache_key,)).fetchone()
+        """A (value, per_frame, frames) stored under `cache_key` by any run, if there is one (a 0-frame or NULL
+        row of a frame metric is not one)."""
+        row = self.db.execute(f"SELECT value, per_frame, frames FROM results WHERE cache_key = ? AND {USABLE} "
+                              "LIMIT 1", (cache_key,)).fetchone()
         if row is None:
             return None
         value, blob, frames = row
@@ -230,7 +247,14 @@ class Store:
                 None if blob is None else np.frombuffer(blob, dtype=np.float64).copy(), frames)
 
     def put_results(self, rows: list[ResultRow]) -> None:
-        """Insert (or replace) a unit of work's rows in one transaction."""
+        """Insert (or replace) a unit of work's rows in one transaction; a row that is not a result (see
+        `result_problem`) refuses the whole unit, so nothing is stored as a success that a later run would reuse."""
+        for r in rows:
+            if problem := result_problem(r.value, r.per_frame):
+                raise InputError(f"refusing to store a result: {problem}", clip=r.clip, dataset=r.dataset,
+                                 expected=f"a value of {r.metric} over at least one frame",
+                                 found=f"value {r.value}, {0 if r.per_frame is None else len(r.per_frame)} frames",
+                                 hint=f"method {r.method}, run {r.run}")
         now = time.time()
         self._tx([(
             f"INSERT OR REPLACE INTO results ({', '.join(RESULT_COLUMNS)}) VALUES ({', '.join('?' * 17)})",

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import difflib
 import glob
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
 
+from vrbench.digests import DigestMemo
 from vrbench.errors import InputError
 from vrbench.methods.base import MethodCard
 from vrbench.registry import METHODS
@@ -77,6 +79,7 @@ class FolderMethod:
         self.dataset, self.pattern, self.names = dataset, pattern, dict(names or {})
         self.strict_names = bool(strict_names)
         self.warnings: dict[str, tuple[str, ...]] = {}
+        self._digests: DigestMemo | None = None
         if not self.root.is_dir():
             raise InputError("outputs folder not found", file=self.root, expected="a directory of per-clip outputs")
         if pattern is not None and "{clip}" not in pattern:
@@ -92,6 +95,21 @@ class FolderMethod:
         if not self.strict_names:
             config["strict_names"] = False
         return config
+
+    def content_key(self, clip: str) -> str:
+        """sha256 of the clip's output as it is on disk now (frame names and bytes, or the video file), part of
+        the cache key of its values: outputs replaced in place are scored again, never answered from the store.
+        File digests are memoised by path, size, mtime_ns, inode and ctime_ns, so an unchanged output costs a stat."""
+        from vrbench.paths import work_dir
+
+        path = self.locate(clip)
+        if self._digests is None:
+            self._digests = DigestMemo(work_dir() / "output-sha256.json")
+        h = hashlib.sha256()
+        for f in list_frame_files(path) if path.is_dir() else [path]:
+            h.update(f"{f.name}\0{self._digests.sha256(f)}\n".encode())
+        self._digests.save()
+        return h.hexdigest()
 
     def locate(self, clip: str) -> Path:
         if clip in self.names:

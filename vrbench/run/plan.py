@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -67,6 +68,8 @@ class MethodPlan:
     steps: tuple[int | None, ...]
     conventions: Conventions  # the run's, with this method's own geometry (published outputs) applied
     geometry: dict[str, Any] = field(default_factory=dict)  # the method entry's own geometry keys
+    # precomputed outputs: clip name -> sha256 of that clip's output as it is on disk now (see `content_key_of`)
+    content_key: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def policy(self) -> str:
@@ -84,7 +87,19 @@ def method_plan(entry: MethodEntry, method: Any, conventions: Conventions) -> Me
         config["colour_fix"] = conventions.colour_fix
     own = entry.geometry_overrides()
     return MethodPlan(entry.display, entry.name, dict(entry.options), method.card, config, config_hash(config),
-                      tuple(entry.steps), replace(conventions, **own), own)
+                      tuple(entry.steps), replace(conventions, **own), own, content_key_of(entry, method))
+
+
+def content_key_of(entry: MethodEntry, method: Any) -> Callable[[str], str] | None:
+    """Precomputed outputs exist before the run and can be replaced between runs, so their content, not their
+    path, is part of their values' cache key: a precomputed adapter provides `content_key(clip) -> sha256`."""
+    if method.card.kind != "precomputed":
+        return None
+    if not callable(getattr(method, "content_key", None)):
+        raise InputError(f"precomputed method '{entry.name}' cannot say what its outputs hold",
+                         expected="a content_key(clip) method returning the sha256 of the clip's output",
+                         found=type(method).__name__)
+    return method.content_key
 
 
 @dataclass(frozen=True)
@@ -217,13 +232,15 @@ def content_hash(video: Video) -> str:
 
 
 def cache_key(input_hash: str, gt_hash: str, method: MethodPlan, steps: int, seed: int, metric: MetricPlan,
-              conventions: Conventions) -> str:
-    """A value's identity: what went in (clip, method config, steps, seed), how it was measured (metric, version,
-    weights) and under which conventions."""
-    blob = json.dumps({"input": input_hash, "gt": gt_hash, "method": method.config_hash, "steps": steps,
-                       "seed": seed, "metric": metric.name, "version": metric.card.version,
-                       "weights": metric.weights, "conventions": conventions.to_dict()},
-                      sort_keys=True, default=str)
+              conventions: Conventions, output_hash: str = "") -> str:
+    """A value's identity: what went in (clip, method config, steps, seed; for precomputed outputs their content),
+    how it was measured (metric, version, weights) and under which conventions."""
+    fields = {"input": input_hash, "gt": gt_hash, "method": method.config_hash, "steps": steps, "seed": seed,
+              "metric": metric.name, "version": metric.card.version, "weights": metric.weights,
+              "conventions": conventions.to_dict()}
+    if output_hash:  # only for precomputed outputs, so the keys of every other method stay as they were
+        fields["output"] = output_hash
+    blob = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -262,12 +279,17 @@ def _clip_jobs(config: RunConfig, conventions: Conventions, methods: list[Method
             plan.not_applicable.setdefault(ds.name, {}).setdefault(m.name, []).append(clip.name)
     jobs = []
     for method in methods:
+        try:
+            output_hash = method.content_key(clip.name) if method.content_key else ""
+        except (InputError, OSError) as e:  # the output is missing or unreadable: the same failure restoring gives
+            plan.failures.append(Failure.of(ds.name, clip.name, method.label, "restore", e))
+            continue
         for steps in method.steps:
             for seed in config.seed_list:
                 stored_steps = NO_STEPS if steps is None else steps
                 key = UnitKey(config.name, ds.name, clip.name, method.label, method.config_hash, stored_steps, seed)
                 expected = {m.name: cache_key(input_hash, gt_hash, method, stored_steps, seed, m,
-                                              method.conventions) for m in wanted}
+                                              method.conventions, output_hash) for m in wanted}
                 job = _job(key, method, steps, seed, input_hash, expected, {m.name: m for m in wanted}, store,
                            conventions, plan)
                 if job is None:

@@ -23,7 +23,7 @@ import numpy as np
 from vrbench.config import MethodEntry, RunConfig
 from vrbench.errors import InputError, VrbenchError
 from vrbench.run.plan import ClipTask, Failure, Job, MetricPlan, UnitKey, result_row
-from vrbench.store import ResultRow
+from vrbench.store import ResultRow, result_problem
 from vrbench.video import Video, open_video, write_frames
 
 RECOVERABLE = (VrbenchError, ValueError, OSError, RuntimeError, MemoryError)
@@ -187,10 +187,16 @@ class Worker:
                                     for job, _, _ in members)
             return
         for (job, _, _), label in zip(members, outputs, strict=True):
-            for m, (value, per_frame) in scores.values[label].items():
-                if m in job.missing:
-                    outcome.rows.append(result_row(job, MetricPlan.of(self.metrics[m]), value, per_frame,
-                                                   task.conventions.protocol, task.provenance))
+            rows = [result_row(job, MetricPlan.of(self.metrics[m]), value, per_frame, task.conventions.protocol,
+                               task.provenance) for m, (value, per_frame) in scores.values[label].items()
+                    if m in job.missing]
+            bad = [f"{r.metric}: {p}" for r in rows if (p := result_problem(r.value, r.per_frame))]
+            if bad:  # never handed to the store as a success (it would refuse the unit anyway)
+                outcome.failures.append(Failure.of(task.dataset, task.clip.name, job.key.method, "evaluate",
+                                                   InputError("no value computed", clip=task.clip.name,
+                                                              dataset=task.dataset, found="; ".join(bad))))
+                continue
+            outcome.rows.extend(rows)
             outcome.done.append(job.key)
 
     # ---- restoring (with the on-disk output cache) ------------------------------------------------------------
