@@ -40,8 +40,11 @@ class InputError(VrbenchError, ValueError):
         if self.file is not None:
             where.append(f"file {self.file}")
         text = self.problem + (f" ({', '.join(where)})" if where else "")
-        if self.expected is not None or self.found is not None:
-            text += f": expected {self.expected}, found {self.found}"
+        # a field that was not given is left out, never printed as "None"
+        said = [f"{label} {value}" for label, value in (("expected", self.expected), ("found", self.found))
+                if value is not None and not (isinstance(value, str) and not value)]
+        if said:
+            text += ": " + ", ".join(said)
         if self.hint:
             text += f". {self.hint}"
         return text

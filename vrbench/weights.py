@@ -8,7 +8,6 @@ its URL and the exact path to put it at.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -16,6 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from vrbench.digests import DigestMemo, sha256_file
 from vrbench.errors import InputError, VrbenchError
 
 
@@ -42,7 +42,9 @@ class WeightFile:
     `package` inside the installed vrbench package (shipped, e.g. the SATB checkpoints), `external` inside a
     method's own checkout (the method's card tells where; vrbench lists it but neither fetches nor checks it).
     `sha256` is the full digest when we know it; otherwise `sha256_prefix` holds the prefix that the file name
-    carries by the torch hub convention (`name-<prefix>.pth`), which is what its publisher guarantees.
+    carries by the torch hub convention (`name-<prefix>.pth`), which is what its publisher guarantees. Where no
+    full digest is published, `signature` names tensors (or MAT variables) a genuine file holds, with their
+    shapes, so that `vrbench weights import` can tell the network's weights from an arbitrary file.
     """
 
     name: str
@@ -53,6 +55,7 @@ class WeightFile:
     used_by: str = ""
     note: str = ""
     place: str = "hub"
+    signature: tuple[tuple[str, tuple[int, ...] | None], ...] = ()  # shape None: any shape
 
     def __post_init__(self) -> None:
         if self.place not in PLACES:
@@ -108,29 +111,20 @@ def allow_unverified() -> bool:
 
 
 def digest(weight: WeightFile) -> str:
-    """sha256 of the cached file, memoised by (size, mtime) in a small JSON beside the cache, verified against the
-    published checksum unless unverified weights are allowed."""
-    import json
-
-    memo_file = torch_hub_dir() / "vrbench-sha256.json"
-    st = weight.path.stat()
-    stamp = f"{st.st_size}:{st.st_mtime_ns}"
-    try:
-        memo = json.loads(memo_file.read_text()) if memo_file.is_file() else {}
-    except (OSError, ValueError):
-        memo = {}
-    entry = memo.get(str(weight.path))
-    if entry and entry.get("stamp") == stamp:
-        value = entry["sha256"]
-    else:
-        value = sha256_file(weight.path)
-        memo[str(weight.path)] = {"stamp": stamp, "sha256": value}
-        tmp = memo_file.with_suffix(f".{os.getpid()}.tmp")
-        try:
-            tmp.write_text(json.dumps(memo, indent=1))
-            os.replace(tmp, memo_file)
-        except OSError:
-            tmp.unlink(missing_ok=True)
+    """sha256 of the cached file, memoised by path, size, mtime_ns, inode and ctime_ns in a small JSON beside the
+    cache (any change rehashes), verified against the published checksum unless unverified weights are allowed.
+    A file that only a full unpickler can read is refused even then: the libraries that load it would run it."""
+    memo = DigestMemo(torch_hub_dir() / "vrbench-sha256.json")
+    entry = memo.entry(weight.path)
+    value = entry["sha256"]
+    if not (weight.sha256 and value == weight.sha256):  # the publisher's own bytes need no further look
+        if "unsafe" not in entry:
+            entry = {**entry, "unsafe": unpickling_problem(weight.path) or ""}
+            memo.remember(weight.path, entry)
+        if entry["unsafe"]:
+            memo.save()
+            raise UnsafeWeights(weight.path, entry["unsafe"])
+    memo.save()
     want = weight.sha256 or weight.sha256_prefix
     if want and not value.startswith(want) and not allow_unverified():
         raise InputError("weights file has the wrong checksum", file=weight.path, expected=f"sha256 {want}…",
@@ -139,12 +133,58 @@ def digest(weight: WeightFile) -> str:
     return value
 
 
-def sha256_file(file: Path, block: int = 1 << 20) -> str:
-    h = hashlib.sha256()
+MAT_MAGIC = (b"MATLAB 5.0 MAT-file", b"\x89HDF\r\n\x1a\n")  # MAT v5 header; v7.3 files are HDF5
+
+
+def unpickling_problem(file: Path) -> str | None:
+    """Why `file` must not reach a library that unpickles it (pyiqa loads with `weights_only=False`), or None.
+
+    Accepted: safetensors and MAT files (by their magic bytes), .npz archives of plain arrays, TorchScript archives
+    (read by TorchScript's own restricted unpickler), and anything `torch.load(weights_only=True)` reads, i.e. a
+    pickle of tensors and plain containers only. A pickle that needs any other global is refused."""
     with open(file, "rb") as f:
-        while chunk := f.read(block):
-            h.update(chunk)
-    return h.hexdigest()
+        head = f.read(64)
+    if head.startswith(MAT_MAGIC):
+        return None
+    if len(head) > 9 and 8 + int.from_bytes(head[:8], "little") <= os.path.getsize(file) and head[8:9] == b"{":
+        return None  # safetensors: an 8-byte little-endian header length, then the JSON header
+    members = _zip_members(file)
+    if members and all(m.endswith(".npy") for m in members):
+        return None
+    import torch
+
+    try:
+        torch.load(file, map_location="cpu", weights_only=True, mmap=bool(members))
+        return None
+    except Exception as e:  # noqa: BLE001 - corrupt, truncated or foreign files raise many types; all are refused
+        if any(m.split("/", 1)[-1].startswith("code/") for m in members or ()):
+            try:
+                torch.jit.load(str(file), map_location="cpu")
+                return None
+            except Exception:  # noqa: BLE001, S110 - a broken TorchScript archive is reported by the error above
+                pass
+        lines = str(e).strip().splitlines()
+        return f"{type(e).__name__}: {lines[0] if lines else 'unreadable'}"
+
+
+def _zip_members(file: Path) -> list[str] | None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(file) as z:
+            return z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return None
+
+
+class UnsafeWeights(InputError):
+    """A weights file that only a full unpickler reads: loading it could run any code, so it is never used."""
+
+    def __init__(self, file: Path, why: str) -> None:
+        super().__init__("weights file refused: it does not load with torch.load(weights_only=True) and is not "
+                         "safetensors, MAT or npz, so the library loading it could run code", file=file, found=why,
+                         hint="VRBENCH_ALLOW_UNVERIFIED_WEIGHTS does not override this; save the weights as a plain "
+                              "state dict (torch.save(model.state_dict(), path)) or as safetensors")
 
 
 def fetch(weight: WeightFile, *, force: bool = False) -> Path:
@@ -174,15 +214,62 @@ def fetch(weight: WeightFile, *, force: bool = False) -> Path:
 
 
 def import_file(file: Path, known: list[WeightFile]) -> Path:
-    """Copy a user-downloaded file into its cache place, matched by file name, after checking its checksum."""
+    """Copy a user-downloaded file into its cache place, matched by file name, after checking it: against the full
+    published sha256 where we know one, else against the name's prefix (if any) and the network's structure (it
+    loads with `weights_only=True` and holds the tensors of `signature`). An arbitrary file is never accepted."""
     matches = [w for w in known if w.name == file.name]
     if not matches:
         names = ", ".join(sorted({w.name for w in known}))
         raise InputError("not a known weights file", file=file, expected=f"one of: {names}", found=file.name)
     weight = matches[0]
     weight.check(file)
+    # without a full digest the file must hold the network's tensors (read with weights_only=True: nothing runs)
+    if not weight.sha256 and (why := structure_problem(weight, file)):
+        raise InputError(f"not a {weight.name} checkpoint (no full sha256 is published for it, so its structure "
+                         "was checked)", file=file, found=why, hint=f"Get the file from {weight.url}")
     weight.path.parent.mkdir(parents=True, exist_ok=True)
     tmp = weight.path.with_name(f".{weight.name}.importing")
     shutil.copyfile(file, tmp)
     os.replace(tmp, weight.path)
     return weight.path
+
+
+def structure_problem(weight: WeightFile, file: Path) -> str | None:
+    """What a file lacks to be `weight`'s network weights (tensors of `signature`, by name and shape), or None."""
+    with open(file, "rb") as f:
+        is_mat = f.read(64).startswith(MAT_MAGIC)
+    try:
+        arrays = _mat_arrays(file) if is_mat else _state_dict(file)
+    except Exception as e:  # noqa: BLE001 - whatever fails to load is not the network's file
+        return f"cannot be read ({type(e).__name__}: {e})"
+    if not arrays:
+        return "holds no tensors"
+    wrong = []
+    for name, shape in weight.signature:
+        found = arrays.get(name)
+        if found is None:
+            wrong.append(f"no {name}")
+        elif shape is not None and tuple(found) != tuple(shape):
+            wrong.append(f"{name} of shape {tuple(found)}, expected {tuple(shape)}")
+    return "; ".join(wrong[:3]) + (f" (and {len(wrong) - 3} more)" if len(wrong) > 3 else "") if wrong else None
+
+
+def _state_dict(file: Path) -> dict[str, tuple[int, ...]]:
+    """{name: shape} of the tensors of a torch state dict (unwrapping `params` / `state_dict` wrappers)."""
+    import torch
+
+    state = torch.load(file, map_location="cpu", weights_only=True, mmap=_zip_members(file) is not None)
+    for wrapper in ("params", "state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
+            state = state[wrapper]
+    if not isinstance(state, dict):
+        return {}
+    # pyiqa strips the `module.` prefix of checkpoints saved from DataParallel; so does this check
+    return {str(k).removeprefix("module."): tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+
+
+def _mat_arrays(file: Path) -> dict[str, tuple[int, ...]]:
+    import numpy as np
+    from scipy.io import loadmat
+
+    return {k: v.shape for k, v in loadmat(file).items() if not k.startswith("__") and isinstance(v, np.ndarray)}

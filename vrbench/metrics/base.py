@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from vrbench.errors import InputError, MetricUnavailable
-from vrbench.weights import WeightFile, digest
+from vrbench.weights import UnsafeWeights, WeightFile, digest
 
 KINDS = ("FR", "NR", "video", "temporal")
 
@@ -60,6 +60,8 @@ def unavailable(card: MetricCard) -> MetricUnavailable | None:
     for w in card.weights:
         try:
             digest(w)
+        except UnsafeWeights as e:
+            return MetricUnavailable(card.name, "weights refused: loading them could run code", (str(e),))
         except InputError as e:
             return MetricUnavailable(card.name, "weights have the wrong checksum", (str(e),))
     absent = [m for m in card.requires if importlib.util.find_spec(m) is None]

@@ -92,14 +92,21 @@ def weights_fetch(names: Annotated[list[str] | None, typer.Argument(help="file o
 
 @weights_app.command("import")
 def weights_import(file: Annotated[str, typer.Argument(help="a weights file you downloaded yourself")]) -> None:
-    """Copy a downloaded file into its cache place (matched by name, checksum verified)."""
+    """Copy a downloaded file into its cache place (matched by name; checked against its full sha256, or, where
+    none is published, by loading it with weights_only=True and finding the network's tensors)."""
     from pathlib import Path
+
+    from rich.markup import escape
 
     from vrbench.clikit import console
     from vrbench.weights import import_file
 
-    target = import_file(Path(file), [w for w, _ in known_weights().values()])
-    console.print(f"imported {file} -> {target}")
+    known = [w for w, _ in known_weights().values()]
+    target = import_file(Path(file), known)
+    weight = next(w for w in known if w.path == target)
+    how = ("sha256 verified" if weight.sha256 else
+           "no published sha256 is known: accepted because it loads as plain tensors and holds the network's")
+    console.print(f"imported {escape(file)} -> {escape(str(target))} ({how})")
 
 
 def bench_metrics_command(

@@ -19,13 +19,25 @@ PYIQA_HF = "https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/"
 TV = "https://download.pytorch.org/models/"
 
 
-def _pyiqa(name: str, prefix: str = "") -> WeightFile:
-    return WeightFile(name, PYIQA_HF + name, "pyiqa", sha256_prefix=prefix)
+def _pyiqa(name: str, prefix: str = "", sha256: str = "", signature: tuple = ()) -> WeightFile:
+    return WeightFile(name, PYIQA_HF + name, "pyiqa", sha256=sha256, sha256_prefix=prefix, signature=signature)
 
 
+# Full digests: the same bytes ship as lpips/weights/v0.1/{alex,vgg}.pth in the `lpips` 0.1.4 wheel
+# (richzhang/PerceptualSimilarity) and as DISTS_pytorch/weights.pt in the `DISTS-pytorch` 0.1 wheel (dingkeyan93/DISTS);
+# their digests start with the prefixes pyiqa's file names carry. torchvision publishes only 8-digit prefixes, and
+# pyiqa's MUSIQ, MANIQA and NIQE files none: those are recognised by the tensors of their networks (`signature`).
+LPIPS_ALEX_SHA256 = "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0"
+LPIPS_VGG_SHA256 = "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868"
+DISTS_SHA256 = "f5e65c96230b7f6ca995691647d482237e4cab8a50c5c4a5784f219ef0748218"
 ALEXNET = WeightFile("alexnet-owt-7be5be79.pth", TV + "alexnet-owt-7be5be79.pth", "checkpoints",
-                     sha256_prefix="7be5be79")
-VGG16 = WeightFile("vgg16-397923af.pth", TV + "vgg16-397923af.pth", "checkpoints", sha256_prefix="397923af")
+                     sha256_prefix="7be5be79",
+                     signature=(("features.0.weight", (64, 3, 11, 11)), ("features.10.weight", (256, 256, 3, 3)),
+                                ("classifier.6.weight", (1000, 4096))))
+VGG16 = WeightFile("vgg16-397923af.pth", TV + "vgg16-397923af.pth", "checkpoints", sha256_prefix="397923af",
+                   signature=(("features.0.weight", (64, 3, 3, 3)), ("features.28.weight", (512, 512, 3, 3)),
+                              ("classifier.6.weight", (1000, 4096))))
+LPIPS_ALEX = _pyiqa("LPIPS_v0.1_alex-df73285e.pth", "df73285e", LPIPS_ALEX_SHA256)
 CLIP_RN50 = WeightFile(
     "RN50.pt",
     "https://openaipublic.azureedge.net/clip/models/"
@@ -137,20 +149,23 @@ def _card(name, summary, kind, higher, rng, pyiqa_name, weights, convention="", 
 
 LEARNED = [
     (_card("lpips-alex", "LPIPS v0.1, AlexNet trunk", "FR", False, (0.0, 1.0), "lpips",
-           [ALEXNET, _pyiqa("LPIPS_v0.1_alex-df73285e.pth", "df73285e")]), "lpips", {}),
+           [ALEXNET, LPIPS_ALEX]), "lpips", {}),
     (_card("lpips-vgg", "LPIPS v0.1, VGG16 trunk (BasicSR / InvSR)", "FR", False, (0.0, 1.0), "lpips-vgg",
-           [VGG16, _pyiqa("LPIPS_v0.1_vgg-a78928a0.pth", "a78928a0")]), "lpips-vgg", {}),
+           [VGG16, _pyiqa("LPIPS_v0.1_vgg-a78928a0.pth", "a78928a0", LPIPS_VGG_SHA256)]), "lpips-vgg", {}),
     (_card("dists", "DISTS", "FR", False, (0.0, 1.0), "dists",
-           [VGG16, _pyiqa("DISTS_weights-f5e65c96.pth", "f5e65c96")]), "dists", {}),
+           [VGG16, _pyiqa("DISTS_weights-f5e65c96.pth", "f5e65c96", DISTS_SHA256)]), "dists", {}),
     (_card("musiq", "MUSIQ (KonIQ-10k)", "NR", True, (0.0, 100.0), "musiq",
-           [_pyiqa("musiq_koniq_ckpt-e95806b9.pth", "e95806b9")]), "musiq", {}),
+           [_pyiqa("musiq_koniq_ckpt-e95806b9.pth", "e95806b9", signature=(
+               ("conv_root.weight", (64, 3, 7, 7)), ("head.weight", (1, 384))))]), "musiq", {}),
     (_card("clipiqa", "CLIP-IQA (pyiqa prompt ensemble, RN50)", "NR", True, (0.0, 1.0), "clipiqa",
            [CLIP_RN50]), "clipiqa", {}),
     (_card("niqe", "NIQE (pyiqa, YIQ luma)", "NR", False, (0.0, None), "niqe",
-           [_pyiqa("niqe_modelparameters.mat")]), "niqe", {}),
+           [_pyiqa("niqe_modelparameters.mat", signature=(("mu_prisparam", None),
+                                                            ("cov_prisparam", (36, 36))))]), "niqe", {}),
     (_card("maniqa", "MANIQA (KonIQ-10k)", "NR", True, (0.0, 1.0), "maniqa",
-           [_pyiqa("ckpt_koniq10k.pt")], convention="pyiqa 'maniqa'; also needs timm vit_base_patch8_224 in the HF "
-                                                    "cache"), "maniqa", {}),
+           [_pyiqa("ckpt_koniq10k.pt", signature=(("conv1.weight", (768, 3072, 1, 1)),
+                                                 ("conv2.weight", (384, 768, 1, 1))))],
+           convention="pyiqa 'maniqa'; also needs timm vit_base_patch8_224 in the HF cache"), "maniqa", {}),
 ]
 
 

@@ -16,20 +16,24 @@ from typing import Any
 import numpy as np
 
 from vrbench.metrics.base import MetricCard, StreamMetric, check_ready
-from vrbench.metrics.learned import ALEXNET, _pyiqa
+from vrbench.metrics.learned import ALEXNET, LPIPS_ALEX
 from vrbench.registry import METRICS
 from vrbench.weights import WeightFile
 
 TV = "https://download.pytorch.org/models/"
 # raft-things (Chairs + Things), the weights EvalCrafter's RAFT code loads; torchvision ports them as C_T_V1
 RAFT_THINGS = WeightFile("raft_large_C_T_V1-22a6c225.pth", TV + "raft_large_C_T_V1-22a6c225.pth", "checkpoints",
-                         sha256_prefix="22a6c225")
-# official release asset (a copy also sits at huggingface.co/teowu/DOVER); no published checksum
+                         sha256_prefix="22a6c225",
+                         signature=(("feature_encoder.convnormrelu.0.weight", (64, 3, 7, 7)),
+                                    ("mask_predictor.conv.weight", (576, 256, 1, 1))))
+# official release asset (a copy also sits at huggingface.co/teowu/DOVER); no published checksum, so an import is
+# checked against tensors of the network `vrbench.metrics.dover.build_dover` loads strictly
 DOVER_PTH = WeightFile("DOVER.pth", "https://github.com/QualityAssessment/DOVER/releases/download/v0.1.0/DOVER.pth",
-                       "vrbench")
+                       "vrbench", signature=(("technical_backbone.patch_embed.proj.weight", (96, 3, 2, 4, 4)),
+                                             ("aesthetic_head.fc_last.bias", (1,))))
 
 
-LPIPS_ALEX_WEIGHTS = (ALEXNET, _pyiqa("LPIPS_v0.1_alex-df73285e.pth", "df73285e"))
+LPIPS_ALEX_WEIGHTS = (ALEXNET, LPIPS_ALEX)
 
 
 
