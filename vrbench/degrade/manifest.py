@@ -108,10 +108,10 @@ def environment_differences(manifest: dict, device: str) -> str:
 
 
 def write_manifest(manifest: dict, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(manifest, indent=1, sort_keys=False) + "\n")
-    return path
+    """Write the manifest atomically: a reader finds the whole manifest or none (it is what `replay` trusts)."""
+    from vrbench.fsutil import atomic_write_text
+
+    return atomic_write_text(path, json.dumps(manifest, indent=1, sort_keys=False) + "\n")
 
 
 def read_manifest(path: str | Path) -> dict:

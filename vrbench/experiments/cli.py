@@ -68,6 +68,7 @@ def sweep_command(
     perception-distortion view (sweep.png/.pdf, perception_distortion.png, sweep.csv, index.html)."""
     from vrbench.cli import print_summary, progress_bar
     from vrbench.experiments import sweep
+    from vrbench.fsutil import claim_folder, write_csv
     from vrbench.report import plots, sources, step_sweep
     from vrbench.report.html import write_report
     from vrbench.store import Store
@@ -80,12 +81,11 @@ def sweep_command(
             root=str(root) if root else None, run=run_name, options=_options(option), device=device,
             on_progress=on_progress, progress=progress)
     print_summary(summary)
-    target = out or Path("reports") / name
-    target.mkdir(parents=True, exist_ok=True)
+    target = claim_folder(out or Path("reports") / name, "report", run=name)
     with Store(_store_path(store)) as st:
         results = st.results_frame(name)
         table = step_sweep.sweep_table(results, sources.method_runs(st, name, results))
-        table.to_csv(target / "sweep.csv", index=False)
+        write_csv(table, target / "sweep.csv")
         fig, _ = step_sweep.plot_sweep(table, dataset)
         fig.savefig(target / "sweep.pdf", bbox_inches="tight")
         plots.save_figure(fig, target / "sweep.png")
@@ -210,4 +210,6 @@ def study_score(
                       f"[{r.low:+.3f}, {r.high:+.3f}]")
     console.print(table)
     if csv:
-        scores.to_csv(csv, index=False)
+        from vrbench.fsutil import write_csv
+
+        write_csv(scores, csv)

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from vrbench.fsutil import atomic_write_text, write_csv
 from vrbench.report.tables import Board, format_value
 from vrbench.store import Store
 
@@ -46,7 +47,7 @@ def export_tables(store: Store, run: str, out_dir: Path, boards: list[Board] | N
     records = {pid: store.provenance(pid) for pid in flat["provenance"].unique()} if not flat.empty else {}
     for key in ("vrbench", "git", "device"):
         flat[f"prov_{key}"] = [records[pid].get(key, "") for pid in flat["provenance"]]
-    flat.to_csv(out_dir / "results.csv", index=False)
+    write_csv(flat, out_dir / "results.csv")
     records = []
     for row in df.to_dict(orient="records"):
         pf = row.pop("per_frame")
@@ -55,7 +56,7 @@ def export_tables(store: Store, run: str, out_dir: Path, boards: list[Board] | N
         records.append(row)
     payload = {"run": run, **store.run_info(run), "unavailable": store.unavailable(run),
                "failures": store.failures(run), "results": records, "leaderboards": leaderboard_rows(boards or [])}
-    (out_dir / "results.json").write_text(json.dumps(payload, indent=1, default=str))
+    atomic_write_text(out_dir / "results.json", json.dumps(payload, indent=1, default=str))
 
 
 def _unit_warnings(store: Store, run: str, df: Any) -> list[str]:
@@ -229,13 +230,12 @@ def write_tables(boards: list[Board], out_dir: Path, *, latex_style: str = "bold
               for b in boards}
     import pandas as pd
 
-    pd.DataFrame(leaderboard_rows(boards), columns=LEADERBOARD_COLUMNS).to_csv(out_dir / "leaderboard.csv",
-                                                                              index=False)
+    write_csv(pd.DataFrame(leaderboard_rows(boards), columns=LEADERBOARD_COLUMNS), out_dir / "leaderboard.csv")
     md = out_dir / "leaderboard.md"
-    md.write_text("\n".join(to_markdown(b) + _markdown_warnings(warned[b.dataset]) for b in boards)
-                  or "No results.\n", encoding="utf-8")
+    atomic_write_text(md, "\n".join(to_markdown(b) + _markdown_warnings(warned[b.dataset]) for b in boards)
+                      or "No results.\n")
     tex = out_dir / "leaderboard.tex"
-    tex.write_text("% needs \\usepackage{booktabs}" + (" and xcolor" if latex_style == "color" else "") + "\n"
-                   + "\n".join(to_latex(b, style=latex_style, caption=_latex_caption(b, latex_style, False)
-                                         + _latex_warnings(warned[b.dataset])) for b in boards), encoding="utf-8")
+    atomic_write_text(tex, "% needs \\usepackage{booktabs}" + (" and xcolor" if latex_style == "color" else "")
+                      + "\n" + "\n".join(to_latex(b, style=latex_style, caption=_latex_caption(b, latex_style, False)
+                                                  + _latex_warnings(warned[b.dataset])) for b in boards))
     return [md, tex]

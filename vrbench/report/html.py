@@ -234,13 +234,26 @@ def render(context: dict[str, Any], template: str = "report.html.j2") -> str:
     return env.get_template(template).render(**context)
 
 
+def _older_report(folder: Path) -> bool:
+    """A report folder written before folders were marked: its index.html is a vrbench report page."""
+    try:
+        with open(folder / "index.html", encoding="utf-8", errors="replace") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return "<title>vrbench · " in head and "<h1>vrbench report · " in head
+
+
 def write_report(store: Store, run: str, out_dir: Path, *, media: bool = True, latex_style: str = "bold") -> Path:
-    """reports/<run>/index.html plus results.csv, results.json, leaderboard.md and leaderboard.tex."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """reports/<run>/index.html plus results.csv, results.json, leaderboard.md and leaderboard.tex, each written
+    atomically into `out_dir`, which must be new, empty or a report folder vrbench made (it is marked as one)."""
+    from vrbench.fsutil import atomic_write_text, claim_folder, remove_stale
+
     context = report_context(store, run, media=media)
+    out_dir = claim_folder(out_dir, "report", accept=_older_report, run=run)
+    remove_stale(out_dir)  # temporary files of a report killed while writing
     target = out_dir / "index.html"
-    target.write_text(render(context), encoding="utf-8")
+    atomic_write_text(target, render(context))
     export_tables(store, run, out_dir, context["boards"])
     write_tables(context["boards"], out_dir, latex_style=latex_style, warnings=context["warnings"])
     return target

@@ -235,7 +235,7 @@ class Worker:
         elif (folder / "done.json").is_file():
             outcome.method_runs.append(_reused_run(job, folder))
             return open_video(folder / "frames", name=task.clip.name, fps=lq.fps)
-        tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}-{time.time_ns()}")
+        tmp = _temp_output(folder)
         try:
             # timed until the frames are on disk: methods may stream their output lazily
             with measure(method, device=str(self.device)) as cost:
@@ -289,6 +289,15 @@ def _view(video: Video, box: Any) -> Video:
         lambda n: (np.ascontiguousarray(c[:, box.top:box.top + box.height, box.left:box.left + box.width])
                    for c in video.iter_chunks(n)),
         video.num_frames, box.height, box.width, video.fps, video.name)
+
+
+def _temp_output(folder: Path) -> Path:
+    """The private folder this process writes an output into; the temporary outputs that killed processes left
+    beside it are removed first (a live process's are never touched: its pid is in the name)."""
+    from vrbench.fsutil import remove_stale, temp_name
+
+    remove_stale(folder.parent)
+    return folder.with_name(temp_name(folder.name))
 
 
 def _publish(tmp: Path, folder: Path, done: dict[str, Any]) -> None:
