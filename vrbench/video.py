@@ -8,11 +8,14 @@ memory.
 
 from __future__ import annotations
 
+import os
 import re
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -22,6 +25,10 @@ FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 CONTAINER_EXTENSIONS = (".mp4", ".mkv", ".avi", ".webm", ".mov")
 DEFAULT_FPS = 24.0
 DEFAULT_CHUNK = 16
+MAX_PIXELS_ENV = "VRBENCH_MAX_PIXELS"
+# 8192 x 8192 (67.1 Mpx, 201 MB per uint8 RGB frame): above 8K UHD (7680x4320) and DCI 8K (8192x4320), so any real
+# video frame passes, while a tiny file whose header claims 40000x40000 (4.8 GB once decoded) is refused unread.
+DEFAULT_MAX_PIXELS = 8192 * 8192
 
 
 def natural_key(name: str) -> tuple:
@@ -164,7 +171,7 @@ class Video:
         return np.concatenate(chunks)
 
     def _read_frame_file(self, file: Path) -> np.ndarray:
-        frame, _ = read_image(file)
+        frame, _ = read_image(file, self.name or None)
         if frame.shape[:2] != (self.height, self.width):
             raise InputError(
                 "frame size differs from the first frame of the clip",
@@ -238,18 +245,79 @@ def to_rgb_uint8(image: np.ndarray, file: Path | str = "") -> tuple[np.ndarray, 
     return np.ascontiguousarray(image), tuple(notes)
 
 
-def read_image(file: Path) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Read one image file as uint8 RGB plus the conversions applied."""
+def read_image(file: Path, clip: str | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Read one image file as uint8 RGB plus the conversions applied; its header is checked against the pixel
+    budget before it is decoded."""
+    import io
+
     import cv2
+    from PIL import UnidentifiedImageError
 
     data = np.fromfile(str(file), dtype=np.uint8) if file.exists() else None
     if data is None:
         raise InputError("frame file does not exist", file=file)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    try:
+        image_header_size(io.BytesIO(data.tobytes()), clip=clip, file=file)
+    except InputError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError):  # no header PIL reads: OpenCV decides
+        pass
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except cv2.error as e:  # OpenCV's own limits (CV_IO_MAX_IMAGE_PIXELS) or a decoder failure
+        raise InputError("cannot decode image", clip=clip, file=file, expected="a readable PNG/JPEG/BMP/TIFF",
+                         found=f"OpenCV: {str(e).strip().splitlines()[-1]}") from e
     if image is None:
         raise InputError("cannot decode image", file=file, expected="a readable PNG/JPEG/BMP/TIFF", found=(
             "an empty file" if data.size == 0 else f"{data.size} bytes that no image decoder accepts"))
     return to_rgb_uint8(image, file)
+
+
+# ---- pixel budget -------------------------------------------------------------------------------------------------
+def max_frame_pixels() -> int:
+    """The largest frame, in pixels (width x height), any clip may have: $VRBENCH_MAX_PIXELS (a count such as
+    `100000000`, or `WxH` such as `16384x16384`), else 8192 x 8192."""
+    text = os.environ.get(MAX_PIXELS_ENV, "").strip().lower()
+    if not text:
+        return DEFAULT_MAX_PIXELS
+    parts = text.split("x")
+    if len(parts) <= 2 and all(p.strip().isdigit() for p in parts):
+        value = int(parts[0]) * (int(parts[1]) if len(parts) == 2 else 1)
+        if value >= 1:
+            return value
+    raise InputError(f"bad {MAX_PIXELS_ENV}", expected="a pixel count >= 1 or WxH (e.g. 8192x8192)", found=text)
+
+
+def check_frame_size(width: int, height: int, *, clip: str | None = None, file: Path | str | None = None) -> None:
+    """Raise `InputError` when a frame of width x height exceeds the pixel budget (checked from headers, before
+    any frame is decoded, so a small file claiming a huge frame fails alone instead of exhausting memory)."""
+    limit = max_frame_pixels()
+    if width * height > limit:
+        raise InputError("frame exceeds the pixel budget", clip=clip or None, file=file,
+                         expected=f"at most {limit} pixels per frame", found=f"{width}x{height} = {width * height}",
+                         hint=f"set {MAX_PIXELS_ENV} (pixels, or WxH) to allow larger frames")
+
+
+def image_header_size(source: Path | BinaryIO, *, clip: str | None = None, file: Path | str | None = None
+                      ) -> tuple[int, int]:
+    """(width, height) of an image file read from its header alone (PIL decodes nothing on open), checked against
+    the pixel budget. An unreadable header raises PIL's error (`UnidentifiedImageError`, `OSError`, `ValueError`)."""
+    from PIL import Image
+
+    file = file if file is not None else source if isinstance(source, Path) else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our budget decides, not PIL's
+            with Image.open(source) as im:
+                width, height = im.size
+    except Image.DecompressionBombError as e:  # PIL refuses above 2 x its own limit (179 Mpx): over ours too
+        found = re.search(r"\((\d+) pixels\)", str(e))
+        raise InputError("frame exceeds the pixel budget", clip=clip, file=file,
+                         expected=f"at most {max_frame_pixels()} pixels per frame",
+                         found=f"{found.group(1) if found else 'more than 179 million'} pixels",
+                         hint=f"set {MAX_PIXELS_ENV} (pixels, or WxH) to allow larger frames") from e
+    check_frame_size(width, height, clip=clip, file=file)
+    return width, height
 
 
 # ---- opening ----------------------------------------------------------------------------------------------------
@@ -272,7 +340,7 @@ def _open_frame_folder(folder: Path, name: str, fps: float | None) -> Video:
     if not files:
         raise InputError("frame folder has no image files", clip=name, file=folder, expected=FRAME_EXTENSIONS,
                          found="no frames")
-    first, notes = read_image(files[0])
+    first, notes = read_image(files[0], name)
     pix_fmt = "rgb24" if not notes else "+".join(notes)
     return Video(num_frames=len(files), height=first.shape[0], width=first.shape[1], fps=fps or DEFAULT_FPS,
                  pix_fmt=pix_fmt, path=folder, conversions=notes, name=name)
@@ -296,6 +364,7 @@ def _open_container(file: Path, name: str) -> Video:
                          found=f"{type(e).__name__}: {e}") from e
     if count <= 0 or width <= 0:
         raise InputError("video has no decodable frames", clip=name, file=file, expected=">= 1 frame", found=count)
+    check_frame_size(width, height, clip=name, file=file)
     notes = () if pix_fmt in ("rgb24", "bgr0", "gbrp") else (f"{pix_fmt}->rgb24 (decoder conversion)",)
     return Video(num_frames=count, height=height, width=width, fps=fps, pix_fmt=pix_fmt, path=file,
                  conversions=notes, name=name)
@@ -314,6 +383,8 @@ def _iter_container(video: Video, chunk: int, start: int, stop: int) -> Iterator
                 if index >= stop:
                     break
                 if index >= start:
+                    if frame.width * frame.height > video.width * video.height:  # a stream that grows mid-clip
+                        check_frame_size(frame.width, frame.height, clip=video.name or None, file=video.path)
                     buf.append(frame.to_ndarray(format="rgb24"))
                     if len(buf) == chunk:
                         yield np.stack(buf)

@@ -1,7 +1,8 @@
 """Per-clip integrity checks that never decode a whole clip: frame headers, counts, sizes, GT/LQ pairing.
 
 Each frame file's header is read (PIL reads only the header) to catch empty, truncated-at-the-header or non-image
-files and frames whose size differs from the rest of the clip; containers are probed by PyAV. A clip that fails a
+files, frames over the pixel budget (`vrbench.video.max_frame_pixels`) and frames whose size differs from the rest
+of the clip; containers are probed by PyAV. A clip that fails a
 check gets an `InputError` naming the clip and the file; it is left out, and every other clip still loads.
 """
 
@@ -15,7 +16,7 @@ from vrbench.data.base import Clip, DatasetCard
 from vrbench.data.layouts import Found, locate
 from vrbench.errors import InputError
 from vrbench.paths import data_root
-from vrbench.video import FRAME_EXTENSIONS, Video, list_frame_files, natural_key, open_video
+from vrbench.video import FRAME_EXTENSIONS, Video, image_header_size, list_frame_files, natural_key, open_video
 
 MAX_NAMED = 3  # files named in one message before "and N more"
 
@@ -62,7 +63,7 @@ def _names(files: list[Path]) -> str:
 
 def scan_frame_headers(folder: Path, clip: str, dataset: str) -> list[InputError]:
     """Problems of a frame folder found from the file headers alone: empty folder, unreadable files, mixed sizes."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     files = list_frame_files(folder)
     if not files:
@@ -74,8 +75,10 @@ def scan_frame_headers(folder: Path, clip: str, dataset: str) -> list[InputError
     unreadable: list[tuple[Path, str]] = []
     for f in files:
         try:
-            with Image.open(f) as im:
-                sizes[f] = im.size
+            sizes[f] = image_header_size(f, clip=clip)
+        except InputError as e:  # over the pixel budget: nothing of this clip is decoded
+            return [InputError(e.problem, clip=clip, dataset=dataset, file=f, expected=e.expected, found=e.found,
+                               hint=e.hint)]
         except (UnidentifiedImageError, OSError, ValueError) as e:
             unreadable.append((f, f"{type(e).__name__}: {e}" if f.stat().st_size else "an empty file"))
     problems = []

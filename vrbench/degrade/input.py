@@ -7,7 +7,8 @@ Documented handling of unusual input:
 - H or W not a multiple of the scale: cropped to the largest multiple, keeping the top-left corner, so that
   LQ x scale matches the GT used for scoring;
 - frames smaller than a blur kernel are fine: padding mirrors repeatedly (REFLECT_101 with period 2 (n - 1)).
-Anything else (float frames, an empty clip, frames smaller than the scale) raises InputError.
+Anything else (float frames, an empty clip, frames smaller than the scale, frames over the pixel budget of
+`vrbench.video.max_frame_pixels`, checked from the header when the clip is opened from disk) raises InputError.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from vrbench.errors import InputError
+from vrbench.video import check_frame_size
 
 
 def prepare_gt(gt: np.ndarray, scale: int, clip_id: str = "") -> tuple[np.ndarray, list[str]]:
@@ -23,6 +25,8 @@ def prepare_gt(gt: np.ndarray, scale: int, clip_id: str = "") -> tuple[np.ndarra
     clip = clip_id or None
     if int(scale) != scale or scale < 1:
         raise InputError("scale must be a positive integer", clip=clip, expected=">= 1", found=scale)
+    if frames.ndim >= 3:  # before any conversion copies the frames (the pipeline then holds float copies too)
+        check_frame_size(frames.shape[2], frames.shape[1], clip=clip)
     frames, notes = as_rgb(frames, clip)
     frames, more = as_uint8(frames, clip)
     notes += more

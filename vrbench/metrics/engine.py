@@ -1,7 +1,9 @@
 """The metric engine: stream a clip's ground truth and every method's output in chunks, decode the next chunk in
 a background thread while the device computes, move each chunk to the device once, and compute every metric of
 every method from the same tensors. Ground-truth-side work (SSIM statistics, LPIPS features) is done once per
-chunk and shared by all methods. Memory is bounded by the chunk size, not the clip length.
+chunk and shared by all methods. Memory is bounded by the chunk size, not the clip length, and chunks are sized by
+pixels as well as frames (`frames_per_chunk`): a 4K clip is scored one frame at a time, so its frame size, not the
+configured frame count, sets the peak.
 
 A chunk that runs out of device memory is split in halves and retried (down to single frames); `--fast` runs the
 learned networks under bf16/fp16 autocast (PSNR/SSIM always stay float64).
@@ -21,6 +23,15 @@ from vrbench.errors import InputError, MetricUnavailable
 from vrbench.metrics.base import Metric, StreamMetric
 from vrbench.registry import METRICS
 from vrbench.video import Video
+
+# 8 frames of 1280x720 (7.4 Mpx): clips up to 720p keep the configured chunk of 8; 1080p gets 3 frames a chunk and
+# 4K (8.3 Mpx) one frame, whose float32/float64 copies inside SSIM and LPIPS already take about a gigabyte.
+CHUNK_PIXELS = 8 * 1280 * 720
+
+
+def frames_per_chunk(chunk: int, height: int, width: int) -> int:
+    """At most `chunk` frames and at most `CHUNK_PIXELS` pixels a chunk, but always at least one frame."""
+    return max(1, min(int(chunk), CHUNK_PIXELS // max(1, height * width)))
 
 
 def deterministic_mode(device: Any) -> None:
@@ -145,6 +156,7 @@ def evaluate_clip(outputs: dict[str, Video], gt: Video | None, metrics: dict[str
 
     `metrics` maps metric names to set-up metrics; FR metrics are skipped when there is no ground truth.
     `crop_border` pixels are removed from each side before full-reference frame metrics (BasicSR convention).
+    `chunk` frames are read at a time, fewer for large frames (see `frames_per_chunk`).
     """
     import torch
 
@@ -155,6 +167,8 @@ def evaluate_clip(outputs: dict[str, Video], gt: Video | None, metrics: dict[str
     per_frame: dict[str, dict[str, list]] = {k: {n: [] for n in frame} for k in outputs}
     states = {k: {n: m.start(n_frames) for n, m in stream.items()} for k in outputs}
     index = 0
+    videos = [v for v in (*outputs.values(), gt) if v is not None]
+    chunk = frames_per_chunk(chunk, max(v.height for v in videos), max(v.width for v in videos))
     with torch.inference_mode():
         for item in _Prefetch({**outputs, "\0gt": gt}, chunk):
             gt_t = to_tensor(item["\0gt"], device) if gt is not None else None
