@@ -117,6 +117,12 @@ def digest(weight: WeightFile) -> str:
     memo = DigestMemo(torch_hub_dir() / "vrbench-sha256.json")
     entry = memo.entry(weight.path)
     value = entry["sha256"]
+    want = weight.sha256 or weight.sha256_prefix
+    if want and not value.startswith(want) and not allow_unverified():
+        memo.save()
+        raise InputError("weights file has the wrong checksum", file=weight.path, expected=f"sha256 {want}…",
+                         found=f"sha256 {value[:16]}…",
+                         hint=f"Replace it with {weight.url}, or set VRBENCH_ALLOW_UNVERIFIED_WEIGHTS=1 to use it")
     if not (weight.sha256 and value == weight.sha256):  # the publisher's own bytes need no further look
         if "unsafe" not in entry:
             entry = {**entry, "unsafe": unpickling_problem(weight.path) or ""}
@@ -125,11 +131,6 @@ def digest(weight: WeightFile) -> str:
             memo.save()
             raise UnsafeWeights(weight.path, entry["unsafe"])
     memo.save()
-    want = weight.sha256 or weight.sha256_prefix
-    if want and not value.startswith(want) and not allow_unverified():
-        raise InputError("weights file has the wrong checksum", file=weight.path, expected=f"sha256 {want}…",
-                         found=f"sha256 {value[:16]}…",
-                         hint=f"Replace it with {weight.url}, or set VRBENCH_ALLOW_UNVERIFIED_WEIGHTS=1 to use it")
     return value
 
 
