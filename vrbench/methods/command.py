@@ -4,7 +4,11 @@ Each clip gets a fresh run folder `<work_root>/<card>/<clip>-<token>/` holding `
 frames `{:08d}.png` from 0, or a lossless video), `output/` (where the tool must write) and `log.txt` (the tool's
 stdout and stderr). Tools such as ffmpeg write into a folder but never create it, so the folder holding every path
 the command names under `{output_dir}` is created before the tool starts.
-The process runs without a shell in its own session; on timeout its whole process group is killed. Outputs are
+The process runs without a shell in its own session, with a run token in its environment. When it ends (exit,
+failure or timeout) every process of its tree is killed: its session's process group, its descendants, and any
+process carrying the token, which finds daemons that called `setsid` and were re-parented (the technique of
+Jenkins' ProcessTreeKiller, which marks builds with BUILD_ID). The log keeps the first and the last
+`LOG_KEEP_BYTES` of the tool's output, so a tool that prints gigabytes cannot fill the disk. Outputs are
 accepted only from inside the run folder (paths are resolved, symlinks included) and only after every frame has
 been decoded and the frame count and size checked against what the card says to expect.
 """
@@ -17,8 +21,10 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from glob import glob
 from pathlib import Path
@@ -41,6 +47,8 @@ from vrbench.video import (
 
 KILL_GRACE_S = 2.0  # between SIGTERM and SIGKILL of a timed-out process group
 LOG_TAIL_LINES = 15
+LOG_KEEP_BYTES = 1 << 20  # of the tool's output, the first and the last MiB are kept in its log
+RUN_TOKEN_ENV = "VRBENCH_RUN_TOKEN"
 
 
 @dataclass
@@ -54,15 +62,23 @@ class ProcessResult:
 
 def run_logged(argv: list[str], *, cwd: Path, env: dict[str, str], log: Path, timeout: float,
                sample_gpu: bool = False) -> ProcessResult:
-    """Run `argv` (no shell) with stdout+stderr to `log`; kill its process group after `timeout` seconds."""
+    """Run `argv` (no shell) with stdout+stderr to `log` (head and tail kept); kill its whole process tree when it
+    ends, and after `timeout` seconds if it has not."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex
+    read_end, write_end = os.pipe()
     t0 = time.perf_counter()
-    with open(log, "ab") as sink:
-        try:
-            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=sink,
-                                    stderr=subprocess.STDOUT, shell=False, start_new_session=True, close_fds=True)
-        except OSError as e:
-            raise MethodError(f"cannot start {argv[0]!r} in {cwd}: {e.strerror or e}") from e
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, env={**env, RUN_TOKEN_ENV: token}, stdin=subprocess.DEVNULL,
+                                stdout=write_end, stderr=subprocess.STDOUT, shell=False, start_new_session=True,
+                                close_fds=True)
+    except OSError as e:
+        os.close(read_end)
+        raise MethodError(f"cannot start {argv[0]!r} in {cwd}: {e.strerror or e}") from e
+    finally:
+        os.close(write_end)
+    copier = CappedLog(read_end, log)
+    copier.start()
     sampler = GroupSampler(proc.pid, gpu=sample_gpu)
     sampler.start()
     status, timed_out = None, False
@@ -70,17 +86,48 @@ def run_logged(argv: list[str], *, cwd: Path, env: dict[str, str], log: Path, ti
         status = _wait(proc.pid, t0 + timeout)
         if status is None:
             timed_out = True
-            _signal_group(proc.pid, signal.SIGTERM)
+            end_process_tree(proc.pid, token, signal.SIGTERM)
             status = _wait(proc.pid, time.perf_counter() + KILL_GRACE_S)
     finally:
         if status is None:  # timed out and ignored SIGTERM, or interrupted: nothing of it may survive
-            _signal_group(proc.pid, signal.SIGKILL)
+            end_process_tree(proc.pid, token, signal.SIGKILL)
             _, status = os.waitpid(proc.pid, 0)
-        _signal_group(proc.pid, signal.SIGKILL)  # stragglers the tool left behind in its group
+        end_process_tree(proc.pid, token, signal.SIGKILL)  # stragglers and daemons the tool left behind
         proc.returncode = os.waitstatus_to_exitcode(status)
         sampler.stop()
+        copier.join(timeout=10)  # EOF once every holder of the pipe is gone
     return ProcessResult(None if timed_out else proc.returncode, time.perf_counter() - t0, sampler.peak_rss_mb,
                          sampler.peak_gpu_mb, timed_out)
+
+
+class CappedLog(threading.Thread):
+    """Copies a pipe into `log`: the first `keep` bytes as they come, the last `keep` bytes at the end, and one line
+    saying how much was left out between them."""
+
+    def __init__(self, fd: int, log: Path, keep: int = LOG_KEEP_BYTES) -> None:
+        super().__init__(daemon=True, name="vrbench-tool-log")
+        self.fd, self.log, self.keep = fd, log, keep
+
+    def run(self) -> None:
+        head_left, tail, held, dropped = self.keep, deque(), 0, 0
+        with open(self.log, "ab") as sink:
+            while data := os.read(self.fd, 1 << 16):
+                if head_left:
+                    sink.write(data[:head_left])
+                    sink.flush()
+                    data, head_left = data[head_left:], max(0, head_left - len(data))
+                if data:
+                    tail.append(data)
+                    held += len(data)
+                    while held - len(tail[0]) >= self.keep:
+                        held -= len(tail[0])
+                        dropped += len(tail.popleft())
+            os.close(self.fd)
+            rest = b"".join(tail)
+            dropped += max(0, len(rest) - self.keep)
+            if dropped:
+                sink.write(f"\n[vrbench: {dropped} bytes of output left out here]\n".encode())
+            sink.write(rest[-self.keep:] if rest else b"")
 
 
 def _wait(pid: int, deadline: float) -> int | None:
@@ -96,9 +143,45 @@ def _wait(pid: int, deadline: float) -> int | None:
         delay = min(delay * 2, 0.05)
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):  # the whole group has already exited
-        os.killpg(pgid, sig)
+def process_tree(root: int, token: str) -> set[int]:
+    """Pids of `root`'s tree: its process group, its descendants, and every process whose environment carries
+    `token` (daemons that left the group with setsid and were re-parented when their parent exited)."""
+    parents: dict[int, int] = {}
+    found: set[int] = set()
+    marker = f"{RUN_TOKEN_ENV}={token}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        pid = int(entry.name)
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if fields[0] == "Z":  # already dead, waiting to be reaped
+                continue
+            parents[pid] = int(fields[1])
+            if int(fields[2]) == root:  # process group id: the session leader's pid
+                found.add(pid)
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.add(pid)
+        except (OSError, IndexError, ValueError):  # gone meanwhile, or another user's process
+            continue
+    frontier = found | {root}  # `root` itself only if still running: a reaped pid may belong to someone else now
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier and pid not in found}
+        found |= frontier
+    return found
+
+
+def end_process_tree(root: int, token: str, sig: signal.Signals) -> None:
+    """Send `sig` to every process of `root`'s tree (see `process_tree`); with SIGKILL, repeat until none is left,
+    so children forked meanwhile go too."""
+    for _ in range(20):
+        pids = process_tree(root, token)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        if sig != signal.SIGKILL or not pids:
+            return
+        time.sleep(0.01)
 
 
 def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -109,8 +192,11 @@ def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 def safe_name(name: str) -> str:
-    """A clip name usable as a file name by any tool (some build shell strings from paths): [A-Za-z0-9._-]."""
+    """A clip name usable as a file name by any tool (some build shell strings from paths): [A-Za-z0-9._-], not
+    starting with '-' or '.' (a renamed clip gets a short hash of its name, so two names never collide)."""
     clean = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "clip"
+    if clean.startswith("-"):  # a clip named `-o` must reach the tool as a value, never as an option
+        clean = "_" + clean
     return clean if clean == name else f"{clean}-{config_hash({'clip': name})[:6]}"
 
 

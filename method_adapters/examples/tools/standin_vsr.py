@@ -5,7 +5,8 @@ It reads a clip (a frame folder or a video file), upsamples every frame with bic
 frames to `<output>/<name>/` or a lossless video `<output>/<name>.mkv`. `--mode` makes it misbehave the ways
 real tools do: fail, hang (with a grandchild process), write one frame too few, the wrong size, undecodable
 files, nothing at all, or a symlink that points outside its output folder. `--argv-dump FILE` records the exact
-argument list it received, as JSON.
+argument list it received, as JSON; `--spawn-daemon` first starts `setsid sleep 1000` (a process that leaves the
+tool's session and outlives it) and `--spam-mb N` first prints N MiB of log lines.
 
 Needs numpy and opencv-python (and PyAV for video input/output).
 """
@@ -37,6 +38,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--argv-dump", default="", help="write the received argument list to this JSON file")
     p.add_argument("--alloc-mb", type=int, default=0, help="hold this much touched memory while running")
     p.add_argument("--escape-target", default="", help="folder the 'escape' mode links to")
+    p.add_argument("--spawn-daemon", action="store_true", help="start `setsid sleep 1000` and print its pid")
+    p.add_argument("--spam-mb", type=int, default=0, help="print this many MiB of log lines first")
     return p.parse_args(argv)
 
 
@@ -105,6 +108,13 @@ def main(argv: list[str]) -> int:
     if args.argv_dump:
         Path(args.argv_dump).write_text(json.dumps(argv))
     print(f"stand-in: mode={args.mode} steps={args.steps} seed={args.seed} tag={args.tag!r}", flush=True)
+    if args.spawn_daemon:
+        daemon = subprocess.Popen(["setsid", "sleep", "1000"])  # keeps our stdout open, as daemons often do
+        print(f"daemon {daemon.pid}", flush=True)
+    line = b"stand-in: progress " + b"." * 100 + b"\n"
+    for _ in range(args.spam_mb * 2**20 // len(line)):
+        sys.stdout.buffer.write(line)
+    sys.stdout.flush()
     if args.mode == "fail":
         print("stand-in: simulated CUDA out of memory", file=sys.stderr, flush=True)
         return 3
