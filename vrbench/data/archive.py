@@ -4,6 +4,11 @@ Every entry is checked before anything is written: absolute paths, drive letters
 hard links whose target leaves the extraction folder refuse the whole archive, naming the entry. Links that stay
 inside the tree, device files and FIFOs are not needed by any dataset and are skipped (the list is returned).
 Entries are written one by one into folders we create, never through `extractall`.
+
+Sizes are checked before anything is written: the declared unpacked total may not exceed `MAX_UNPACK_RATIO` times
+the archive's size (at least 1 MiB counts as the archive's size) nor the free space at the destination; while
+writing, the bytes of each entry are counted and an entry that grows past its declared size is refused, so a
+header that lies cannot get round the check.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from vrbench.errors import InputError
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 ARCHIVE_SUFFIXES = (".zip", *TAR_SUFFIXES)
 JUNK = ("__MACOSX", ".DS_Store", "Thumbs.db")
+# Unpacked bytes per archive byte. Video frames barely compress (PNG and JPEG ~1x, BMP or raw frames a few x), while
+# a zip bomb reaches 1000x (a 1 MB zip of zeros unpacks to 1 GiB).
+MAX_UNPACK_RATIO = 100
 
 
 @dataclass
@@ -69,13 +77,33 @@ def _is_junk(rel: PurePosixPath) -> bool:
     return any(p in JUNK for p in rel.parts) or rel.name.startswith("._")
 
 
-def _write(dest: Path, rel: PurePosixPath, source, archive: Path) -> None:
+def check_unpacked_size(archive: Path, dest: Path, declared: int) -> None:
+    """Refuse an archive whose entries declare more bytes than `MAX_UNPACK_RATIO` x its size or the free space."""
+    packed = archive.stat().st_size
+    limit = MAX_UNPACK_RATIO * max(packed, 1 << 20)
+    if declared > limit:
+        raise InputError("archive would unpack to too much data", file=archive,
+                         expected=f"at most {MAX_UNPACK_RATIO}x its {packed} bytes ({limit} bytes)",
+                         found=f"{declared} bytes declared by its entries")
+    free = shutil.disk_usage(dest).free
+    if declared > free:
+        raise InputError("not enough free space to unpack the archive", file=archive, expected=f"{declared} bytes",
+                         found=f"{free} bytes free under {dest}")
+
+
+def _write(dest: Path, rel: PurePosixPath, source, archive: Path, declared: int) -> None:
     target = dest.joinpath(*rel.parts)
     if target.exists():
         raise InputError("archive entries collide", file=archive, expected="unique paths", found=str(rel))
     target.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
     with open(target, "wb") as out:
-        shutil.copyfileobj(source, out, 1 << 20)
+        while block := source.read(1 << 20):
+            written += len(block)
+            if written > declared:
+                raise InputError("archive entry is larger than its header declares", file=archive,
+                                 expected=f"{declared} bytes", found=f"more than {declared} bytes in {rel}")
+            out.write(block)
 
 
 def _unpack_zip(archive: Path, dest: Path) -> Unpacked:
@@ -94,9 +122,10 @@ def _unpack_zip(archive: Path, dest: Path) -> Unpacked:
                 result.skipped.append(str(rel))
             else:
                 plan.append((info, rel))
+        check_unpacked_size(archive, dest, sum(info.file_size for info, _ in plan))
         for info, rel in plan:
             with zf.open(info) as src:
-                _write(dest, rel, src, archive)
+                _write(dest, rel, src, archive, info.file_size)
             result.files.append(str(rel))
     return result
 
@@ -114,12 +143,13 @@ def _unpack_tar(archive: Path, dest: Path) -> Unpacked:
                 plan.append((member, rel))
             elif not member.isdir():
                 result.skipped.append(str(rel))
+        check_unpacked_size(archive, dest, sum(member.size for member, _ in plan))
         for member, rel in plan:
             src = tf.extractfile(member)
             if src is None:
                 raise InputError("cannot read archive entry", file=archive, found=member.name)
             with src:
-                _write(dest, rel, src, archive)
+                _write(dest, rel, src, archive, member.size)
             result.files.append(str(rel))
     return result
 
