@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import platform
 from pathlib import Path
 
 import numpy as np
 
-from vrbench.degrade.ops import lookup
+from vrbench.degrade.ops import check_stage, lookup
 from vrbench.errors import InputError
 from vrbench.seeds import derive_seed
+from vrbench.video import check_frame_size
 
 FORMAT = "vrbench.degrade.manifest/1"
 
@@ -93,6 +95,64 @@ def check_manifest(manifest: dict) -> None:
         for j, entry in enumerate(frames):
             if entry is not None:
                 op.check_entry(entry, f"{where}, frame {j}")
+    check_replay_ranges(manifest)
+
+
+def card_stages(stages: list[dict]) -> list[dict]:
+    """Card stages with those inside shuffle groups listed too."""
+    return [s for stage in stages for s in (stage, *(x for g in stage.get("groups", []) for x in g))]
+
+
+def _replay_card(preset: object) -> object:
+    """The installed preset the manifest names when its sha256 matches the manifest's (the card as shipped, whatever
+    the manifest's copy says), else the manifest's own copy (a card file, or an older version of a preset)."""
+    from vrbench.degrade.presets import list_presets, load_preset
+
+    if isinstance(preset, dict) and preset.get("name") in list_presets():
+        installed = load_preset(preset["name"])
+        if installed.sha256 == preset.get("sha256"):
+            return installed.as_dict()
+    return preset
+
+
+def check_replay_ranges(manifest: dict) -> None:
+    """Refuse sizes and parameters outside the ranges of the manifest's preset card or the pixel budget.
+
+    A manifest comes from outside: a resize entry asking for 20000x20000 or a 10001-tap kernel would take gigabytes
+    before the LQ hash could show anything wrong. Frame sizes may grow at most by the product of the card's largest
+    up-scaling factors; kernel sizes must be ones the card lists; the scale one the card allows."""
+    preset, gt, clip = _replay_card(manifest.get("preset")), manifest["gt"], manifest.get("clip_id")
+    if not isinstance(preset, dict) or not isinstance(preset.get("stages"), list):
+        raise InputError("manifest lacks its preset card", clip=clip, expected="preset.stages",
+                         found=sorted(preset) if isinstance(preset, dict) else preset)
+    card = card_stages([check_stage(s, f"manifest preset stage {i}") for i, s in enumerate(preset["stages"])])
+    if manifest["scale"] not in preset.get("scales", [preset.get("scale")]):
+        raise InputError("manifest scale is not one its preset allows", clip=clip, expected=preset.get("scales"),
+                         found=manifest["scale"])
+    height, width = gt.get("height"), gt.get("width")
+    if not all(isinstance(v, int) and v >= 1 for v in (height, width)):
+        raise InputError("manifest GT size is not two positive integers", clip=clip, found=(width, height))
+    check_frame_size(width, height, clip=clip)
+    growth = math.prod(max(float(s["up"][1]), 1.0) for s in card if s["op"] == "resize" and s["target"] == "scale")
+    limit = (math.ceil(height * growth) + 1, math.ceil(width * growth) + 1)
+    kernels = {k for s in card if s["op"] == "blur" for k in s["sizes"]} | {s["size"] for s in card if s["op"] == "usm"}
+    for i, stage in enumerate(manifest["stages"]):
+        where = f"manifest stage {i} ({stage['op']})"
+        entries = [e for e in stage.get("frames") or [] if e is not None]
+        for e in entries if stage["op"] == "resize" else ():
+            if e["height"] > limit[0] or e["width"] > limit[1]:
+                raise InputError(f"{where} resizes beyond the preset's range", clip=clip,
+                                 expected=f"at most {limit[1]}x{limit[0]} (GT {width}x{height} x {growth:g})",
+                                 found=f"{e['width']}x{e['height']}")
+            check_frame_size(e["width"], e["height"], clip=clip, file=where)
+        for size in [e.get("size") for e in entries if stage["op"] == "blur"] + (
+                [stage.get("size")] if stage["op"] == "usm" else []):
+            if size not in kernels:
+                raise InputError(f"{where} uses a kernel size its preset does not list", clip=clip,
+                                 expected=sorted(kernels), found=size)
+        if stage["op"] == "subsample" and stage.get("step") != manifest["scale"]:
+            raise InputError(f"{where} step differs from the scale", clip=clip, expected=manifest["scale"],
+                             found=stage.get("step"))
 
 
 def environment_differences(manifest: dict, device: str) -> str:
