@@ -17,6 +17,7 @@ from typing import Any
 from vrbench.data.base import DatasetCard
 from vrbench.data.dataset import Dataset
 from vrbench.errors import InputError
+from vrbench.fsutil import atomic_write_text
 from vrbench.paths import data_root
 from vrbench.weights import sha256_file
 
@@ -99,7 +100,7 @@ def verify_dataset(card: DatasetCard, root: Path | None = None, *, decode: bool 
     if not manifest.get("files"):
         manifest.setdefault("dataset", card.name)
         manifest["files"] = {rel: sha256_file(p) for rel, p in on_disk.items()}
-        file.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+        atomic_write_text(file, json.dumps(manifest, indent=1, sort_keys=True))
         result.wrote_manifest, result.checked = True, len(on_disk)
     else:
         for rel, digest in manifest["files"].items():
