@@ -134,8 +134,9 @@ def test_metric_chunks_are_sized_by_pixels():
 
 
 # The bound the README states for a 4K clip scored with psnr-y, ssim-y and lpips-alex on the CPU: peak resident
-# memory above the process's baseline (measured 1.3 GB on this project's CI machine; margin for other builds).
-PEAK_4K_MB = 2500
+# memory above the process's baseline. Measured 2331 MB with one frame a chunk, 4713 MB when the 3 frames were one
+# chunk (the configured 8-frame chunk before chunks were sized by pixels); the margin covers other builds.
+PEAK_4K_MB = 3500
 
 _MEASURE = textwrap.dedent("""
     import sys
