@@ -57,7 +57,7 @@ def write_lq(lq, manifest: dict, out: Path, fps: float) -> Path:
         with atomic_path(out) as tmp:
             write_video_lossless(lq, tmp, fps=fps, codec="ffv1" if out.suffix.lower() == ".mkv" else "libx264rgb")
         return write_manifest(manifest, manifest_path)
-    if out.exists() and not out.is_dir():
+    if (out.exists() or out.is_symlink()) and not out.is_dir():
         _refuse_existing(out, "output file")
     _refuse_existing(out / "manifest.json", "manifest")
     if out.is_dir() and list_frame_files(out):
