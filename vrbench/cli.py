@@ -97,6 +97,13 @@ def _exit_code(summary) -> int:
     return 0 if summary.ok else 1
 
 
+def _check_report_folder(folder: Path) -> None:
+    from vrbench.fsutil import refuse_foreign
+    from vrbench.report.html import is_older_report
+
+    refuse_foreign(folder, "report", accept=is_older_report)
+
+
 def _write_report(run: str, store: Path | None, out: Path | None) -> Path:
     """Write the report of `run` into `out`, or reports/<run> (a run name never leads out of reports/)."""
     from vrbench.errors import InputError
@@ -157,6 +164,8 @@ def run(
     from vrbench.config import load_config
 
     cfg = load_config(config)
+    if report and not dry_run:  # a foreign report folder is refused before the run, not after it
+        _check_report_folder(report_dir or Path("reports") / cfg.name)
     options = {"executor": executor, "workers": workers, "gpus": gpus, "address": address}
     if dry_run:
         from vrbench.run import dry_run as plan_only

@@ -161,10 +161,9 @@ def describe_folder(folder: Path, limit: int = 3) -> str:
     return f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}: {', '.join(named)}{more}"
 
 
-def claim_folder(folder: str | Path, kind: str, *, accept: Callable[[Path], bool] | None = None,
-                 **fields: Any) -> Path:
-    """Create `folder`, or take an existing one that is empty or carries a vrbench `kind` marker (or that `accept`
-    recognises); mark it and return it. Anything else is refused with one line naming the folder and its content."""
+def refuse_foreign(folder: str | Path, kind: str, *, accept: Callable[[Path], bool] | None = None) -> None:
+    """Raise unless `folder` is new, empty, carries a vrbench `kind` marker or is recognised by `accept`; changes
+    nothing (commands check their output folder before they start work)."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"refusing to write a {kind} there", file=folder,
@@ -174,6 +173,14 @@ def claim_folder(folder: str | Path, kind: str, *, accept: Callable[[Path], bool
         raise InputError(f"refusing to write a {kind} into a folder vrbench did not make", file=folder,
                          expected=f"a new or empty folder, or one holding {marker_path(folder, kind).name}",
                          found=describe_folder(folder), hint="choose another folder")
+
+
+def claim_folder(folder: str | Path, kind: str, *, accept: Callable[[Path], bool] | None = None,
+                 **fields: Any) -> Path:
+    """Create `folder`, or take an existing one that is empty or carries a vrbench `kind` marker (or that `accept`
+    recognises); mark it and return it. Anything else is refused with one line naming the folder and its content."""
+    folder = Path(folder)
+    refuse_foreign(folder, kind, accept=accept)
     folder.mkdir(parents=True, exist_ok=True)
     write_marker(folder, kind, **fields)
     return folder

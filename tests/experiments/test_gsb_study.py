@@ -90,6 +90,20 @@ def test_study_page_is_blind(study):
     assert key["study"] in html and "default-src 'none'" in html
 
 
+def test_a_study_never_writes_into_a_folder_vrbench_did_not_make(baselines_run, tmp_path):
+    from vrbench.errors import InputError
+
+    db, _, run = baselines_run
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "index.html").write_text("my own page")
+    with Store(db) as store, pytest.raises(InputError, match="folder vrbench did not make"):
+        make_study(store, run, tmp_path / "notes", max_frames=2)
+    assert (tmp_path / "notes" / "index.html").read_text() == "my own page"
+    with Store(db) as store:  # its own folder, again: fine
+        make_study(store, run, tmp_path / "mine", max_frames=2)
+        make_study(store, run, tmp_path / "mine", max_frames=2)
+
+
 def test_fidelity_is_judged_beside_the_input_and_the_gt(study):
     index, _ = study
     html = index.read_text()

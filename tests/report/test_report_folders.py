@@ -98,6 +98,11 @@ def test_run_report_dir_refuses_a_foreign_folder_and_stale_outputs_are_removed(t
                               "--report-dir", str(foreign)])
     assert isinstance(out.exception, InputError) and "todo.txt" in str(out.exception), out.output
     assert sorted(p.name for p in foreign.iterdir()) == ["todo.txt"]
+    with Store(tmp_path / "s.sqlite") as store:
+        assert store.runs() == []  # refused before the run, not after it
+    out = runner.invoke(app, ["run", str(config), "--store", str(tmp_path / "s.sqlite"), "--outputs", str(outputs),
+                              "--no-report"])
+    assert out.exit_code == 0, out.output
     assert not any(p.exists() for p in stale) and live.is_dir()
     shutil.rmtree(live)
 

@@ -162,14 +162,12 @@ def _write(out_dir: Path, run: str, dataset: str, trials: list[dict[str, str]], 
             "videos": {ids[k]: _frames(videos[k], max_frames, max_side) for k in used},
             "trials": [{"id": t["id"], "left": ids[(t["clip"], t["left"])], "right": ids[(t["clip"], t["right"])],
                         "refs": [{"name": k[1], "video": ids[k]} for k in refs[t["clip"]]]} for t in trials]}
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from vrbench.fsutil import atomic_write_text, claim_folder
     from vrbench.report.html import render
 
-    index = out_dir / "index.html"
-    index.write_text(render({"page": page}, "study.html.j2"), encoding="utf-8")
-    key_file = out_dir / "key.json"
-    key_file.write_text(json.dumps(key, indent=1, sort_keys=True), encoding="utf-8")
+    out_dir = claim_folder(out_dir, "study", run=run)  # never into a folder vrbench did not make
+    index = atomic_write_text(out_dir / "index.html", render({"page": page}, "study.html.j2"))
+    key_file = atomic_write_text(out_dir / "key.json", json.dumps(key, indent=1, sort_keys=True))
     return index, key_file
 
 

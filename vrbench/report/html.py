@@ -234,7 +234,7 @@ def render(context: dict[str, Any], template: str = "report.html.j2") -> str:
     return env.get_template(template).render(**context)
 
 
-def _older_report(folder: Path) -> bool:
+def is_older_report(folder: Path) -> bool:
     """A report folder written before folders were marked: its index.html is a vrbench report page."""
     try:
         with open(folder / "index.html", encoding="utf-8", errors="replace") as f:
@@ -250,7 +250,7 @@ def write_report(store: Store, run: str, out_dir: Path, *, media: bool = True, l
     from vrbench.fsutil import atomic_write_text, claim_folder, remove_stale
 
     context = report_context(store, run, media=media)
-    out_dir = claim_folder(out_dir, "report", accept=_older_report, run=run)
+    out_dir = claim_folder(out_dir, "report", accept=is_older_report, run=run)
     remove_stale(out_dir)  # temporary files of a report killed while writing
     target = out_dir / "index.html"
     atomic_write_text(target, render(context))
