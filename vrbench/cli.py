@@ -224,6 +224,8 @@ def evaluate(
         "metrics": [m.strip() for m in metrics.split(",") if m.strip()],
     }
     cfg = parse_config(data)
+    if report:
+        _check_report_folder(Path("reports") / cfg.name)
     summary = _run_with_progress(cfg, store, None, replace=replace)
     print_summary(summary)
     for line in unmatched_outputs(cfg.methods[0].options, dataset, str(root) if root else None):
