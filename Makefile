@@ -24,8 +24,8 @@ system-deps:
 	@.ci/system-deps
 
 demo: $(STAMP)
-	@echo "== vrbench run demo"
-	$(BIN)/vrbench run demo
+	@echo "== vrbench run demo --replace   (a demo run of an older config is archived as demo@<time>)"
+	$(BIN)/vrbench run demo --replace
 
 test: $(STAMP) system-deps
 	@echo "== test suite"

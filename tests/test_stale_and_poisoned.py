@@ -119,12 +119,13 @@ def test_rows_poisoned_by_an_older_version_are_recomputed_not_reused(tmp_path, d
             assert set(df["frames"]) == {32} and np.isinf(df[df.metric == "psnr-rgb"].value).all()
 
 
-def test_a_unit_scored_over_0_frames_fails_instead_of_being_stored(tmp_path, demo_root):
+def test_a_chunk_that_escaped_validation_still_scores_every_frame(tmp_path, demo_root):
+    """`chunk: -1` once stored NULL over 0 frames as a success; the engine now takes at least one frame a chunk, and
+    the store refuses 0-frame rows whatever happens upstream (test above)."""
     write_frames(open_video(demo_root / "GT" / "carphone").read(), tmp_path / "res" / "carphone")
     config = _config("zero", tmp_path / "res").model_copy(update={"chunk": -1})  # a config that escaped validation
     summary = run_benchmark(config, tmp_path / "r.sqlite", tmp_path / "out")
-    assert summary.computed == 0
-    (failure,) = summary.failed
-    assert failure["stage"] == "evaluate" and "scored 0 frames" in failure["error"]
+    assert summary.failed == [] and summary.computed == 2
     with Store(tmp_path / "r.sqlite") as s:
-        assert s.results_frame("zero").empty
+        df = s.results_frame("zero")
+    assert (df["frames"] == 32).all() and df["value"].notna().all()

@@ -279,8 +279,8 @@ def _clip_jobs(config: RunConfig, conventions: Conventions, methods: list[Method
             plan.not_applicable.setdefault(ds.name, {}).setdefault(m.name, []).append(clip.name)
     jobs = []
     for method in methods:
-        try:
-            output_hash = method.content_key(clip.name) if method.content_key else ""
+        try:  # no metric applies to this clip: its output is never read, so it is not looked for either
+            output_hash = method.content_key(clip.name) if method.content_key and wanted else ""
         except (InputError, OSError) as e:  # the output is missing or unreadable: the same failure restoring gives
             plan.failures.append(Failure.of(ds.name, clip.name, method.label, "restore", e))
             continue
