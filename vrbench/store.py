@@ -12,7 +12,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,23 @@ SCHEMA_VERSION = 1
 RESULT_COLUMNS = ("run", "dataset", "clip", "method", "config_hash", "steps", "seed", "metric", "value", "per_frame",
                   "frames", "metric_version", "protocol", "method_name", "cache_key", "provenance", "created")
 
-KEY = ("run", "dataset", "clip", "method", "config_hash", "steps", "seed")
+@dataclass(frozen=True)
+class UnitKey:
+    """Where a unit's values live: one (run, dataset, clip, method, config, steps, seed)."""
+
+    run: str
+    dataset: str
+    clip: str
+    method: str
+    config_hash: str
+    steps: int
+    seed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+KEY = tuple(UnitKey.__dataclass_fields__)
 # A frame metric's row (per-frame values stored) over 0 frames or without a value is not a result: older versions
 # stored such rows as successes (a config with `chunk: -1`), so they are never reused, only recomputed.
 USABLE = "NOT (per_frame IS NOT NULL AND (frames = 0 OR value IS NULL))"

@@ -22,7 +22,7 @@ from vrbench.config import MethodEntry, RunConfig
 from vrbench.data.base import Clip
 from vrbench.errors import InputError
 from vrbench.methods.base import cache_policy, config_hash
-from vrbench.store import NO_STEPS, ResultRow, Store
+from vrbench.store import NO_STEPS, ResultRow, Store, UnitKey
 from vrbench.video import Video, list_frame_files
 
 
@@ -127,22 +127,6 @@ class DatasetPlan:
 
 
 # ---- units of work ----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class UnitKey:
-    """Where a unit's values live in the store."""
-
-    run: str
-    dataset: str
-    clip: str
-    method: str
-    config_hash: str
-    steps: int
-    seed: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 @dataclass(frozen=True)
 class Job:
     """One (dataset, clip, method, steps, seed) unit whose metrics `missing` (metric -> cache key) are still due."""
