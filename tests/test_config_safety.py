@@ -3,6 +3,7 @@ one run name holds one config; an output reused from an identical clip is found 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,9 @@ BASE = {"name": "x", "datasets": [{"name": "demo", "clips": ["carphone"]}], "met
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vrbench.cli", *args], capture_output=True, text=True, timeout=900)
+    env = {**os.environ, "COLUMNS": "60"}  # a narrow output: one-line messages must stay one line
+    return subprocess.run([sys.executable, "-m", "vrbench.cli", *args], capture_output=True, text=True, timeout=900,
+                          env=env)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -72,11 +75,14 @@ def test_usage_errors_are_one_line_with_exit_code_2(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\ndatasets: [demo]\nmethods: [bicubic]\nseed: 1180591620717411303424\n")
     proc = _cli("run", str(bad), "--store", str(tmp_path / "r.sqlite"))
-    assert proc.returncode == 2 and "seed: Input should be less than" in proc.stdout
+    last = proc.stdout.strip().splitlines()[-1]
+    assert proc.returncode == 2 and last.startswith("error: invalid config")
+    assert "seed: Input should be less than" in last
     assert "Traceback" not in proc.stdout + proc.stderr
     proc = _cli("sweep", "--method", "satb", "--steps", "1", "--dataset", "demo", "--seeds", "",
                 "--store", str(tmp_path / "r.sqlite"))
-    assert proc.returncode == 2 and "seeds must be a non-empty list" in proc.stdout
+    last = proc.stdout.strip().splitlines()[-1]
+    assert proc.returncode == 2 and last.startswith("error:") and "seeds must be a non-empty list of distinct" in last
     assert "Traceback" not in proc.stdout + proc.stderr
 
 

@@ -77,17 +77,17 @@ def print_summary(summary) -> None:
     console.print(f"[bold]{escape(summary.run)}[/]: {summary.computed} results computed, {summary.cached} reused "
                   f"from the store, {len(summary.failed)} failures, {summary.seconds:.1f} s")
     for name, reason in sorted(summary.unavailable.items()):
-        console.print(f"  [yellow]unavailable[/] {escape(name)}: {escape(reason)}")
+        console.print(f"  [yellow]unavailable[/] {escape(name)}: {escape(reason)}", soft_wrap=True)
     for dataset, metrics in sorted(summary.not_applicable.items()):
         for metric, clips in sorted(metrics.items()):
             console.print(f"  [yellow]n/a[/] {escape(dataset)}: {escape(metric)} on {len(clips)} clip(s) without GT "
-                          f"({escape(', '.join(clips))})")
+                          f"({escape(', '.join(clips))})", soft_wrap=True)
     for w in summary.warnings:
         console.print(f"  [yellow]warning[/] {escape(w['dataset'])}/{escape(w['clip'])} {escape(w['method'])}: "
-                      f"{escape(w['warning'])}")
+                      f"{escape(w['warning'])}", soft_wrap=True)
     for f in summary.failed:
         console.print(f"  [red]failed[/] {escape(f['dataset'])}/{escape(f['clip'])} {escape(f['method'])} "
-                      f"({f['stage']}): {escape(f['error'])}")
+                      f"({f['stage']}): {escape(f['error'])}", soft_wrap=True)
     if not summary.failed and summary.computed + summary.cached == 0:
         console.print("  [red]nothing was computed or reused[/]: no clip, method and metric had a value to give")
 
@@ -291,7 +291,7 @@ def main() -> None:
     try:
         app()
     except VrbenchError as e:
-        console.print(f"[red]error:[/] {escape(str(e))}")
+        console.print(f"[red]error:[/] {escape(str(e))}", soft_wrap=True)  # one line, whatever the width
         sys.exit(2)
     except KeyboardInterrupt:
         console.print("[red]interrupted[/]: what was committed to the store is kept; run the same command to resume")
@@ -299,7 +299,8 @@ def main() -> None:
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, never a traceback by default
         if os.environ.get("VRBENCH_DEBUG") == "1":
             raise
-        console.print(f"[red]error:[/] {escape(type(e).__name__)}: {escape(str(e))} (VRBENCH_DEBUG=1 shows where)")
+        console.print(f"[red]error:[/] {escape(type(e).__name__)}: {escape(str(e))} (VRBENCH_DEBUG=1 shows where)",
+                      soft_wrap=True)
         sys.exit(1)
 
 

@@ -177,9 +177,16 @@ class _BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
+def _problem(err: Any) -> str:
+    """`key.path: message` of one validation error (pydantic's "Value error, " prefix dropped)."""
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {msg}" if where else msg
+
+
 def parse_config(data: dict[str, Any], source: str = "config") -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
+        problems = "; ".join(_problem(err) for err in e.errors())
         raise InputError("invalid config", file=source, found=problems) from e
