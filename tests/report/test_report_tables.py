@@ -107,3 +107,14 @@ def test_ranks_across_datasets():
     table = cross_dataset_ranks(boards)
     assert table.index[0] == "a_b&c%" and table.loc["beta", "lpips-alex"] == 1.0
     assert table.loc["beta", "mean rank"] == pytest.approx(1.5)
+
+
+def test_a_clip_scored_with_fewer_seeds_than_the_others_counts_as_missing():
+    rows = [{"run": "r", "dataset": "d", "clip": clip, "method": m, "config_hash": "h", "steps": -1, "seed": seed,
+             "metric": "psnr-rgb", "value": 20.0 + 5.0 * (m == "y"), "per_frame": None, "protocol": "default",
+             "method_name": m}
+            for seed in (0, 1) for clip in ("a", "b", "c") for m in ("x", "y")
+            if not (m == "y" and clip == "c" and seed == 1)]  # y lost one seed of one clip
+    (board,) = build_boards(pd.DataFrame(rows), n_boot=20)
+    assert board.coverage["psnr-rgb"] == {"x": (3, 3), "y": (2, 3)}
+    assert board.partial == ["y"] and board.marks["psnr-rgb"] == {"x": "best"}  # y's higher mean is not ranked

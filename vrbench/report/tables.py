@@ -195,7 +195,10 @@ def _board(sub: pd.DataFrame, dataset: str, protocol: str, seed: int, n_boot: in
     methods = ordered_labels(sub, order)
     metrics = sorted(sub["metric"].unique(), key=cards.order)
     clip_means = sub.groupby(["metric", "clip", "label"])["value"].agg(plain_mean)
-    present = sub.groupby(["metric", "clip", "label"]).size() > 0
+    # a clip counts for a method when it has a value for every seed of the run (a clip scored with fewer seeds than
+    # the others would be averaged over a different draw)
+    seeds = sub.groupby(["metric", "clip", "label"])["seed"].nunique()
+    present = seeds >= seeds.groupby(level="metric").transform("max")
     clips = sorted(planned) if planned is not None else sorted(sub["clip"].unique())
     board = Board(dataset, protocol, sorted(set(clips) | set(sub["clip"])), methods, metrics,
                   {m: direction(m, directions, cards) for m in metrics}, {}, {}, cards=cards)
