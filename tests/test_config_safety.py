@@ -37,6 +37,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     ({"crop_border": -2}, "crop_border: Input should be greater than or equal to 0"),
     ({"methods": [{"name": "bicubic", "label": "tab\there"}]}, "a label must be printable text"),
     ({"methods": [{"name": "satb", "steps": [-1]}]}, "methods.0.steps.0: Input should be greater than or equal to 0"),
+    ({"methods": [{"name": "bicubic", "label": "X"}, {"name": "nearest", "label": "X"}]}, "method 'X' listed twice"),
+    ({"datasets": [{"name": "folder", "root": "a"}, {"name": "folder", "root": "b"}]}, "dataset 'folder' listed twice"),
 ])
 def test_impossible_values_are_refused_with_the_key_path(change, message):
     with pytest.raises(InputError, match="invalid config") as err:
@@ -99,6 +101,20 @@ def test_names_with_rich_markup_print_literally_and_the_report_is_written(tmp_pa
     assert proc.returncode == 0, proc.stdout + proc.stderr
     html = (tmp_path / "rep" / "index.html").read_text()
     assert "ablation[/b]" in html and "Ours [v2]" in html
+
+
+def test_dry_run_and_report_refuse_what_the_real_commands_refuse(tmp_path, demo_root):
+    first = tmp_path / "one.yaml"
+    first.write_text("name: same\ndatasets: [{name: demo, clips: [carphone]}]\nmethods: [bicubic]\n"
+                     "metrics: [psnr-rgb]\n")
+    assert _cli("run", str(first), "--store", str(tmp_path / "r.sqlite"), "--no-report").returncode == 0
+    changed = tmp_path / "two.yaml"
+    changed.write_text(first.read_text().replace("bicubic", "nearest"))
+    proc = _cli("run", str(changed), "--store", str(tmp_path / "r.sqlite"), "--dry-run")
+    assert proc.returncode == 2 and "already holds another config" in proc.stdout
+    assert _cli("run", str(changed), "--store", str(tmp_path / "r.sqlite"), "--dry-run", "--replace").returncode == 0
+    proc = _cli("report", "no-such-run", "--store", str(tmp_path / "r.sqlite"), "--out", str(tmp_path / "rep"))
+    assert proc.returncode == 2 and "no run named 'no-such-run'" in proc.stdout and "same" in proc.stdout
 
 
 def test_one_run_name_holds_one_config(tmp_path, demo_root):

@@ -170,7 +170,7 @@ def run(
     if dry_run:
         from vrbench.run import dry_run as plan_only
 
-        _print_plan(cfg, *plan_only(cfg, _store_path(store), outputs=outputs, **options))
+        _print_plan(cfg, *plan_only(cfg, _store_path(store), outputs=outputs, replace=replace, **options))
         return
     summary = _run_with_progress(cfg, store, outputs, replace=replace, **options)
     print_summary(summary)

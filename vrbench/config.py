@@ -95,6 +95,18 @@ class RunConfig(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _one_row_per_name(self) -> RunConfig:
+        """Values are stored under the dataset's name and the method's display name: two entries sharing one would
+        overwrite or average each other in one leaderboard row."""
+        named = (("dataset", [d.name for d in self.datasets]), ("method", [m.display for m in self.methods]))
+        for what, names in named:
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                hint = "give each method entry its own label" if what == "method" else "use one run per dataset root"
+                raise ValueError(f"{what} {', '.join(map(repr, twice))} listed twice: {hint}")
+        return self
+
+    @model_validator(mode="after")
     def _one_way_to_give_seeds(self) -> RunConfig:
         if self.seeds is not None:
             if not self.seeds or len(set(self.seeds)) != len(self.seeds):

@@ -306,6 +306,18 @@ class Store:
                    "VALUES (?,?,?,?,?,?,?)",
                    (run, dataset, clip, method, stage, error, time.time()))])
 
+    def drop_values(self, run: str, dataset: str = "*", clip: str = "*", method: str = "*",
+                    key: UnitKey | None = None) -> None:
+        """Remove a failed scope's values from `run` (one unit, or every unit of a dataset / clip / method: `*` matches
+        anything), so a unit that fails now never keeps the numbers of an earlier success. Other runs keep theirs."""
+        if key is not None:
+            where, args = " AND ".join(f"{k} = ?" for k in KEY), tuple(key.as_dict().values())
+        else:
+            scope = {"run": run, "dataset": dataset, "clip": clip, "method": method}
+            where = " AND ".join(f"{k} = ?" for k, v in scope.items() if v != "*")
+            args = tuple(v for v in scope.values() if v != "*")
+        self._tx([(f"DELETE FROM {t} WHERE {where}", args) for t in ("results", "method_runs", "alignments")])
+
     def clear_failure(self, run: str, dataset: str, clip: str, method: str) -> None:
         self._tx([("DELETE FROM failures WHERE run=? AND dataset=? AND clip=? AND method=?",
                    (run, dataset, clip, method))])

@@ -83,6 +83,8 @@ def test_metrics_that_cannot_apply_say_so_in_the_summary_and_every_table(tmp_pat
     assert "n/a: no GT" in html and "n/a (no GT)" in html
     md = (tmp_path / "rep" / "leaderboard.md").read_text()
     assert "psnr-y" in md and "n/a (no GT)" in md
+    rows = list(csv.DictReader((tmp_path / "rep" / "leaderboard.csv").open()))
+    assert [(r["metric"], r["mark"]) for r in rows if r["mark"].startswith("n/a")] == [("psnr-y", "n/a (no GT)")]
 
 
 def _lossy_mp4(frames: np.ndarray, file) -> None:
@@ -167,3 +169,55 @@ def test_on_a_set_without_gt_only_the_frame_count_of_an_output_is_checked(tmp_pa
                         "metrics": ["ewarp-dis"]})
     summary = run_benchmark(cfg, tmp_path / "r.sqlite")
     assert summary.failed == [] and summary.computed == 1
+
+
+def test_a_unit_that_fails_now_never_keeps_its_earlier_numbers(tmp_path, demo_root):
+    _gt_copies(demo_root, tmp_path / "mine", CLIPS)
+    cfg = parse_config({"name": "again", "datasets": [{"name": "demo", "clips": CLIPS}],
+                        "methods": ["bicubic", {"name": "folder", "label": "Mine",
+                                                "options": {"root": str(tmp_path / "mine")}}],
+                        "metrics": ["psnr-rgb"]})
+    assert run_benchmark(cfg, tmp_path / "r.sqlite", tmp_path / "out").computed == 6
+    frames = sorted((tmp_path / "mine" / "carphone").iterdir())
+    frames[-1].unlink()  # Mine's carphone is now one frame short
+    summary = run_benchmark(cfg, tmp_path / "r.sqlite", tmp_path / "out")
+    assert [(f["clip"], f["method"]) for f in summary.failed] == [("carphone", "Mine")]
+    with Store(tmp_path / "r.sqlite") as store:
+        mine = store.results_frame("again").query("method == 'Mine'")
+    assert sorted(mine["clip"]) == ["bbb-bunny", "bikes-railing"]  # the old carphone value is gone
+    html = _report(tmp_path / "r.sqlite", "again", tmp_path / "rep")
+    assert "2/3 clips" in _row(html, "Mine") and 'class="best"' not in _row(html, "Mine")
+
+
+def test_a_method_without_any_value_keeps_its_row(tmp_path, demo_root):
+    (tmp_path / "empty").mkdir()
+    cfg = parse_config({"name": "ghost", "datasets": [{"name": "demo", "clips": CLIPS}],
+                        "methods": ["bicubic", {"name": "folder", "label": "Ghost",
+                                                "options": {"root": str(tmp_path / "empty")}}],
+                        "metrics": ["psnr-rgb"]})
+    run_benchmark(cfg, tmp_path / "r.sqlite", tmp_path / "out")
+    _report(tmp_path / "r.sqlite", "ghost", tmp_path / "rep")
+    md = (tmp_path / "rep" / "leaderboard.md").read_text()
+    assert "| Ghost (0/3 clips) | – (0/3) |" in md and "shown, not ranked or marked: Ghost" in md
+    rows = list(csv.DictReader((tmp_path / "rep" / "leaderboard.csv").open()))
+    assert [(r["method"], r["clips"], r["of_clips"]) for r in rows] == [("bicubic", "3", "3"), ("Ghost", "0", "3")]
+
+
+def test_complete_methods_carry_no_coverage_mark_when_some_clips_have_no_gt(tmp_path, demo_root):
+    cfg = parse_config({"name": "mixed", "datasets": ["demo"], "methods": ["bicubic", "nearest"],
+                        "metrics": ["psnr-y"]})
+    run_benchmark(cfg, tmp_path / "r.sqlite", tmp_path / "out")
+    html = _report(tmp_path / "r.sqlite", "mixed", tmp_path / "rep")
+    md = (tmp_path / "rep" / "leaderboard.md").read_text()
+    assert "clips)" not in md.split("Dataset means")[0]  # 3 of 3 clips with GT: nothing to mark
+    assert "3 of 4 clips" in html  # the header says which clips the metric applies to
+
+
+def test_a_clean_rerun_records_its_own_outputs(tmp_path, demo_root):
+    base = {"datasets": [{"name": "demo", "clips": ["carphone"]}], "methods": ["bicubic"], "metrics": ["psnr-rgb"]}
+    run_benchmark(parse_config({**base, "name": "first"}), tmp_path / "r.sqlite", tmp_path / "out")
+    second = run_benchmark(parse_config({**base, "name": "second"}), tmp_path / "r.sqlite", tmp_path / "out")
+    assert second.computed == 0 and second.cached == 1
+    with Store(tmp_path / "r.sqlite") as store:
+        (row,) = store.method_runs_frame("second").to_dict(orient="records")
+    assert row["clip"] == "carphone" and row["output"].startswith(str(tmp_path / "out"))

@@ -58,7 +58,7 @@ def test_intervals_ranks_and_paired_tests_on_the_board(board):
 def test_latex_is_paste_ready(board):
     assert to_latex(board) == r"""\begin{table}[t]
 \centering
-\caption{Results on set5 (3 clips), protocol \texttt{paper-x4}: per-frame values, clip mean, unweighted mean over clips. \textbf{bold}: best, \underline{underlined}: second best. $\uparrow$: higher is better, $\downarrow$: lower is better.}
+\caption{Results on set5 (3 clips), protocol \texttt{paper-x4}: per-frame values, clip mean, unweighted mean over clips. \textbf{bold}: best, \underline{underlined}: second best. $\uparrow$: higher is better, $\downarrow$: lower is better. Coverage: methods marked n/m have values on n of m clips; they are shown, not ranked or marked: a\_b\&c\%.}
 \label{tab:vrbench-set5-paper-x4}
 \begin{tabular}{lcc}
 \toprule
@@ -66,7 +66,7 @@ Method & psnr-y $\uparrow$ & lpips-alex $\downarrow$ \\
 \midrule
 alpha & \underline{31.00} & \underline{0.2000} \\
 beta & 29.33 & \textbf{0.1100} \\
-a\_b\&c\% & \textbf{$\infty$} & -- \\
+a\_b\&c\% & \textbf{$\infty$} & -- (0/3) \\
 gamma & 29.67 & 0.3000 \\
 \bottomrule
 \end{tabular}
@@ -77,7 +77,7 @@ gamma & 29.67 & 0.3000 \\
 def test_latex_colour_convention_and_intervals(board):
     tex = to_latex(board, style="color", ci=True, label="tab:main")
     assert r"alpha & \textcolor{orange}{31.00\,$\pm$\,1.00} & \textcolor{orange}{0.2000\,$\pm$\,0.0200} \\" in tex
-    assert r"\textcolor{red}{$\infty$} & --" in tex and r"\label{tab:main}" in tex and "95\\% bootstrap" in tex
+    assert r"\textcolor{red}{$\infty$} & -- (0/3)" in tex and r"\label{tab:main}" in tex and "95\\% bootstrap" in tex
     with pytest.raises(ValueError, match="'bold' or 'color'"):
         to_latex(board, style="italic")
 
@@ -86,7 +86,7 @@ def test_markdown_table(board):
     md = to_markdown(board).splitlines()
     assert md[2:8] == ["| Method | psnr-y ↑ | lpips-alex ↓ |", "|---|---:|---:|",
                        "| alpha | <u>31.00</u> | <u>0.2000</u> |", "| beta | 29.33 | **0.1100** |",
-                       "| a\\_b&amp;c% | **∞** | – |", "| gamma | 29.67 | 0.3000 |"]
+                       "| a\\_b&amp;c% | **∞** | – (0/3) |", "| gamma | 29.67 | 0.3000 |"]
 
 
 def test_user_names_are_escaped_in_every_format():
@@ -105,8 +105,17 @@ def test_format_values():
 def test_ranks_across_datasets():
     boards = build_boards(pd.concat([results(VALUES, "set5"), results(VALUES, "set14")]))
     table = cross_dataset_ranks(boards)
-    assert table.index[0] == "a_b&c%" and table.loc["beta", "lpips-alex"] == 1.0
+    assert table.index[0] == "beta" and table.loc["beta", "lpips-alex"] == 1.0
     assert table.loc["beta", "mean rank"] == pytest.approx(1.5)
+    # no lpips value anywhere: ranked first on psnr-y, but no mean rank (it would average fewer metrics)
+    assert table.loc["a_b&c%", "psnr-y"] == 1.0 and math.isnan(table.loc["a_b&c%", "mean rank"])
+
+
+def test_a_method_missing_a_whole_dataset_gets_no_cross_dataset_rank():
+    one = results(VALUES, "set5")
+    two = results({k: v for k, v in VALUES.items() if k != "alpha"}, "set14")  # alpha missing on set14
+    table = cross_dataset_ranks(build_boards(pd.concat([one, two]), methods=list(VALUES)))
+    assert math.isnan(table.loc["alpha", "psnr-y"]) and math.isnan(table.loc["alpha", "mean rank"])
 
 
 def test_a_clip_scored_with_fewer_seeds_than_the_others_counts_as_missing():
@@ -118,3 +127,16 @@ def test_a_clip_scored_with_fewer_seeds_than_the_others_counts_as_missing():
     (board,) = build_boards(pd.DataFrame(rows), n_boot=20)
     assert board.coverage["psnr-rgb"] == {"x": (3, 3), "y": (2, 3)}
     assert board.partial == ["y"] and board.marks["psnr-rgb"] == {"x": "best"}  # y's higher mean is not ranked
+
+
+def test_nan_values_of_a_temporal_metric_on_1_frame_clips_are_not_coverage():
+    def row(clip, method, metric, value):
+        return {"run": "r", "dataset": "d", "clip": clip, "method": method, "config_hash": "h", "steps": -1,
+                "seed": 0, "metric": metric, "value": value, "per_frame": None, "protocol": "p", "method_name": method}
+
+    rows = [row(c, m, "flicker", math.nan if c != "long" else 1.0 + (m == "y")) for c in ("one", "two", "long")
+            for m in ("x", "y")]
+    rows += [row(c, m, "ewarp-dis", math.nan) for c in ("one", "two", "long") for m in ("x", "y")]  # no value at all
+    (board,) = build_boards(pd.DataFrame(rows), n_boot=20, planned={"d": {"one": True, "two": True, "long": True}})
+    assert board.coverage["flicker"] == {"x": (1, 1), "y": (1, 1)}  # 1-frame clips: the metric does not apply
+    assert "ewarp-dis" not in board.metrics and board.not_applicable["ewarp-dis"].startswith("no value on any clip")

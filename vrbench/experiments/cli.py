@@ -63,10 +63,12 @@ def sweep_command(
     device: Annotated[str | None, typer.Option(help="torch device (default: cuda if available)")] = None,
     store: StoreOpt = None,
     outputs: OutputsOpt = None,
+    replace: Annotated[bool, typer.Option("--replace", help="the run name holds another config: archive that record "
+                                          "as <name>@<time> and start afresh (its values stay reusable)")] = False,
 ) -> None:
     """Run every step count (and seed) of a method, then draw metric-vs-steps curves, runtime and the
     perception-distortion view (sweep.png/.pdf, perception_distortion.png, sweep.csv, index.html)."""
-    from vrbench.cli import print_summary, progress_bar
+    from vrbench.cli import _check_report_folder, print_summary, progress_bar
     from vrbench.experiments import sweep
     from vrbench.fsutil import claim_folder, write_csv
     from vrbench.report import plots, sources, step_sweep
@@ -74,12 +76,14 @@ def sweep_command(
     from vrbench.store import Store
 
     methods = _names(method)
+    settings = {"seeds": _ints(seeds, "seeds"), "clips": _names(clips) or None, "root": str(root) if root else None,
+                "run": run_name, "options": _options(option), "device": device}
+    planned = sweep.sweep_config(methods, _ints(steps, "steps"), dataset, _names(metrics), **settings)
+    _check_report_folder(out or Path("reports") / planned.name)  # before the sweep, not after it
     with progress_bar("sweep") as (on_progress, progress):
         name, summary = sweep.run_sweep(
-            methods, _ints(steps, "steps"), dataset, _names(metrics), seeds=_ints(seeds, "seeds"),
-            store_path=_store_path(store), outputs=outputs, clips=_names(clips) or None,
-            root=str(root) if root else None, run=run_name, options=_options(option), device=device,
-            on_progress=on_progress, progress=progress)
+            methods, _ints(steps, "steps"), dataset, _names(metrics), store_path=_store_path(store), outputs=outputs,
+            on_progress=on_progress, progress=progress, replace=replace, **settings)
     print_summary(summary)
     target = claim_folder(out or Path("reports") / name, "report", run=name)
     with Store(_store_path(store)) as st:

@@ -45,9 +45,11 @@ def sweep_config(methods: list[str], steps: list[int], dataset: str, metrics: li
 def run_sweep(methods: list[str], steps: list[int], dataset: str, metrics: list[str], *, seeds: Sequence[int] = (0,),
               store_path: Path | None = None, outputs: Path | None = None,
               on_progress: Callable[[str], None] | None = None,
-              progress: Callable[[int, int], None] | None = None, **config: Any) -> tuple[str, Any]:
+              progress: Callable[[int, int], None] | None = None, replace: bool = False,
+              **config: Any) -> tuple[str, Any]:
     """Every step count and seed of the sweep as one run; returns (run name, run summary)."""
     from vrbench.run import run_benchmark
 
     cfg = sweep_config(methods, steps, dataset, metrics, seeds=seeds, **config)
-    return cfg.name, run_benchmark(cfg, store_path, outputs, on_progress=on_progress, progress=progress)
+    return cfg.name, run_benchmark(cfg, store_path, outputs, on_progress=on_progress, progress=progress,
+                                   replace=replace)

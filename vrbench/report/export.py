@@ -126,10 +126,10 @@ def leaderboard_rows(boards: list[Board]) -> list[dict[str, Any]]:
                              "mean": json_number(s["mean"]), "low": json_number(s["low"]),
                              "high": json_number(s["high"]), "clips": n, "of_clips": m, "complete": n == m,
                              "rank": json_number(s["rank"]), "mark": b.marks.get(metric, {}).get(method, "")})
-            for metric, why in b.not_applicable.items():
-                rows.extend({"dataset": b.dataset, "protocol": b.protocol, "method": method, "metric": metric,
-                             "mean": None, "low": None, "high": None, "clips": 0, "of_clips": 0, "complete": False,
-                             "rank": None, "mark": f"n/a ({why})"} for method in b.methods)
+        for metric, why in b.not_applicable.items():
+            rows.extend({"dataset": b.dataset, "protocol": b.protocol, "method": method, "metric": metric,
+                         "mean": None, "low": None, "high": None, "clips": 0, "of_clips": 0, "complete": False,
+                         "rank": None, "mark": f"n/a ({why})"} for method in b.methods)
     return rows
 
 

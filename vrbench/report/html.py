@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from vrbench.errors import InputError
 from vrbench.report import clips as clip_pages
 from vrbench.report import plots, sources, tables
 from vrbench.report.cards import LIVE, MetricCards
@@ -101,6 +102,16 @@ def _rank_text(b: tables.Board, metric: str, rank: float) -> str:
 
 def _count_word(n: int) -> str:
     return "two" if n == 2 else str(n)
+
+
+def _planned_labels(config: dict[str, Any]) -> list[str]:
+    """The row labels the run's config asked for (display name, plus the step count where there is one)."""
+    out = []
+    for entry in config.get("methods", []):
+        label = entry.get("label") or entry.get("name")
+        for steps in entry.get("steps") or [None]:
+            out.append(tables.method_label(label, tables.STEPS_NONE if steps is None else int(steps)))
+    return out
 
 
 def _planned(clips: dict[str, Any]) -> dict[str, dict[str, bool]]:
@@ -194,7 +205,8 @@ def report_context(store: Store, run: str, *, seed: int = 0, level: float = 0.95
     manifests taken at run start (and, if `media`, frames on disk at the paths the store recorded)."""
     info = sources.run_media(store, run)
     if not info.get("config"):
-        raise ValueError(f"no run named '{run}' in {store.path}; runs there: {store.runs()}")
+        raise InputError(f"no run named '{run}'", file=store.path, expected=store.runs() or "a stored run",
+                         found=run)
     snapshot = store.snapshot(run, "metric")
     # runs recorded before snapshots existed fall back to today's registry
     cards = MetricCards(snapshot) if snapshot else LIVE
@@ -203,7 +215,8 @@ def report_context(store: Store, run: str, *, seed: int = 0, level: float = 0.95
     order = tables.config_order(info)
     planned = _planned(info["clips"])
     boards = tables.build_boards(df, seed=seed, level=level, order=order, cards=cards, planned=planned or None,
-                                 expected=list(info.get("provenance", {}).get("metrics", {})))
+                                 expected=list(info.get("provenance", {}).get("metrics", {})),
+                                 methods=_planned_labels(info.get("config", {})))
     runs = sources.method_runs(store, run, df) if not df.empty else pd.DataFrame()
     colors = plots.method_colors(tables.ordered_labels(tables.with_labels(df), order)) if not df.empty else {}
     seeds = sorted(int(s) for s in df["seed"].unique()) if not df.empty else []

@@ -142,11 +142,12 @@ class Board:
         return n == m
 
     def clip_coverage(self, method: str) -> tuple[int, int]:
-        """(clips with any value of this method, clips of the board)."""
-        have = set()
+        """(clips with a value of this method, clips some metric of the board applies to)."""
+        have, applies = set(), set()
         for metric in self.metrics:
             have |= set(self.clip_values[metric].index[self.clip_present[metric][method]])
-        return len(have), len(self.clips)
+            applies |= set(self.clip_values[metric].index)
+        return len(have), len(applies)
 
     @property
     def partial(self) -> list[str]:
@@ -157,21 +158,23 @@ class Board:
         return float(self.stats[metric].loc[method, "mean"])
 
     def avg_rank(self, method: str) -> float:
-        ranks = [self.stats[m].loc[method, "rank"] for m in self.metrics if self.directions[m] is not None]
-        ranks = [r for r in ranks if not math.isnan(r)]
-        return float(sum(ranks) / len(ranks)) if ranks else math.nan
+        """Mean rank over the metrics that rank anyone; NaN if this method is unranked on one of them (partial)."""
+        ranked = [m for m in self.metrics if self.directions[m] is not None and self.stats[m]["rank"].notna().any()]
+        ranks = [self.stats[m].loc[method, "rank"] for m in ranked]
+        return math.nan if not ranks or any(math.isnan(r) for r in ranks) else float(sum(ranks) / len(ranks))
 
 
 def build_boards(df: pd.DataFrame, *, seed: int = 0, n_boot: int = stats.N_BOOT, level: float = stats.LEVEL,
                  directions: dict[str, bool] | None = None, order: list[str] | None = None,
                  cards: MetricCards = LIVE, planned: dict[str, dict[str, bool]] | None = None,
-                 expected: list[str] | None = None) -> list[Board]:
+                 expected: list[str] | None = None, methods: list[str] | None = None) -> list[Board]:
     """Every (dataset, protocol) leaderboard of a results table; rows in `order` (method display names).
 
     `planned`: dataset -> {clip: has GT} of the clips the run set out to score; a method is compared with the
     others on a metric only when it has a value on every planned clip the metric applies to. Without it, the clips
     found in the results are the planned ones. `expected`: the metrics the run computed; one with no value on a
     board is listed in `not_applicable` with the reason (e.g. a full-reference metric on a set without GT).
+    `methods`: the labels the run planned; one without any value still gets a row (0 of m clips).
     """
     if df.empty:
         return []
@@ -179,9 +182,10 @@ def build_boards(df: pd.DataFrame, *, seed: int = 0, n_boot: int = stats.N_BOOT,
     boards = []
     for (dataset, protocol), sub in labelled.groupby(["dataset", "protocol"], sort=True):
         clips = (planned or {}).get(str(dataset))
-        board = _board(sub, str(dataset), str(protocol), seed, n_boot, level, directions, order, cards, clips)
+        board = _board(sub, str(dataset), str(protocol), seed, n_boot, level, directions, order, cards, clips,
+                       methods or [])
         for metric in expected or []:
-            if metric not in board.metrics:
+            if metric not in board.metrics and metric not in board.not_applicable:
                 card = cards.get(metric) or {}
                 gt_less = clips is not None and not any(clips.values())
                 board.not_applicable[metric] = "no GT" if card.get("needs_gt") and gt_less else "no value"
@@ -191,8 +195,9 @@ def build_boards(df: pd.DataFrame, *, seed: int = 0, n_boot: int = stats.N_BOOT,
 
 def _board(sub: pd.DataFrame, dataset: str, protocol: str, seed: int, n_boot: int, level: float,
            directions: dict[str, bool] | None, order: list[str] | None, cards: MetricCards,
-           planned: dict[str, bool] | None) -> Board:
+           planned: dict[str, bool] | None, planned_methods: list[str]) -> Board:
     methods = ordered_labels(sub, order)
+    methods += [m for m in planned_methods if m not in methods]  # planned but without any value: a 0/m row
     metrics = sorted(sub["metric"].unique(), key=cards.order)
     clip_means = sub.groupby(["metric", "clip", "label"])["value"].agg(plain_mean)
     # a clip counts for a method when it has a value for every seed of the run (a clip scored with fewer seeds than
@@ -207,9 +212,16 @@ def _board(sub: pd.DataFrame, dataset: str, protocol: str, seed: int, n_boot: in
         applies = ([c for c in board.clips if planned.get(c, True) or not needs_gt] if planned is not None
                    else sorted(sub[sub["metric"] == metric]["clip"].unique()))
         values = clip_means.loc[metric].unstack("label").reindex(index=applies, columns=methods)
-        have = present.loc[metric].unstack("label").reindex(index=applies, columns=methods).fillna(False).astype(bool)
+        have = present.loc[metric].astype(float).unstack("label").reindex(index=applies, columns=methods) == 1.0
+        # a clip where every stored value is NaN has no value to give (a temporal metric on a 1-frame clip): the
+        # metric does not apply there; a NaN beside real values of other methods counts as missing
+        void = have.any(axis=1) & values.isna().all(axis=1)
+        values, have = values[~void], (have & values.notna())[~void]
+        if values.empty:
+            board.not_applicable[metric] = "no value on any clip (e.g. a temporal metric on 1-frame clips)"
+            continue
         board.clip_values[metric], board.clip_present[metric] = values, have
-        board.coverage[metric] = {m: (int(have[m].sum()), len(applies)) for m in methods}
+        board.coverage[metric] = {m: (int(have[m].sum()), len(values)) for m in methods}
         complete = [m for m in methods if board.complete(m, metric)]
         higher = board.directions[metric]
         summary = stats.summarise(values, True if higher is None else higher, n_boot=n_boot, level=level, seed=seed)
@@ -225,6 +237,7 @@ def _board(sub: pd.DataFrame, dataset: str, protocol: str, seed: int, n_boot: in
             continue
         board.marks[metric] = rank_marks(summary.loc[complete, "mean"], higher)
         _paired_tests(board, metric, values[complete], summary.loc[complete], higher, seed)
+    board.metrics = [m for m in metrics if m not in board.not_applicable]
     return board
 
 
@@ -241,7 +254,9 @@ def _paired_tests(board: Board, metric: str, values: pd.DataFrame, summary: pd.D
 
 
 def cross_dataset_ranks(boards: list[Board]) -> pd.DataFrame:
-    """Methods x metrics: mean over datasets of the CI ranks (only boards sharing a protocol are comparable)."""
+    """Methods x metrics: mean over datasets of the CI ranks (only boards sharing a protocol are comparable). A method
+    unranked on one of the boards that rank a metric (missing or partial there) gets no mean: an average over fewer
+    datasets would favour it."""
     frames = []
     for b in boards:
         for metric in b.metrics:
@@ -253,8 +268,12 @@ def cross_dataset_ranks(boards: list[Board]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     ranks = pd.concat(frames)
-    table = ranks.pivot_table(index="method", columns="metric", values="rank", aggfunc="mean")
+    methods = list(dict.fromkeys(m for b in boards for m in b.methods))
+    boards_of = ranks.groupby("metric")["dataset"].nunique()
+    table = ranks.pivot_table(index="method", columns="metric", values="rank", aggfunc=["mean", "count"],
+                              dropna=False).reindex(methods)
+    table = table["mean"].where(table["count"] == boards_of.reindex(table["mean"].columns))
     cards = boards[0].cards if boards else LIVE
     table = table[sorted(table.columns, key=cards.order)]
-    table["mean rank"] = table.mean(axis=1, skipna=True)
+    table["mean rank"] = table.mean(axis=1, skipna=False)
     return table.sort_values("mean rank")

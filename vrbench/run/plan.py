@@ -161,13 +161,19 @@ class Failure:
     method: str
     stage: str
     error: str
+    key: UnitKey | None = None  # the one unit that failed, when it is one unit
 
     @classmethod
-    def of(cls, dataset: str, clip: str, method: str, stage: str, error: BaseException) -> Failure:
-        return cls(dataset, clip, method, stage, f"{type(error).__name__}: {error}")
+    def of(cls, dataset: str, clip: str, method: str, stage: str, error: BaseException,
+           key: UnitKey | None = None) -> Failure:
+        return cls(dataset, clip, method, stage, f"{type(error).__name__}: {error}", key)
+
+    @classmethod
+    def of_job(cls, job: Job, stage: str, error: BaseException) -> Failure:
+        return cls.of(job.key.dataset, job.key.clip, job.key.method, stage, error, job.key)
 
     def as_dict(self) -> dict[str, str]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "key"}
 
 
 def result_row(job: Job, metric: MetricPlan, value: float, per_frame: np.ndarray | None, protocol: str,
@@ -182,7 +188,7 @@ def result_row(job: Job, metric: MetricPlan, value: float, per_frame: np.ndarray
 class Plan:
     tasks: list[ClipTask] = field(default_factory=list)
     reuse: list[ResultRow] = field(default_factory=list)  # values stored by another run under the same cache key
-    clean: list[UnitKey] = field(default_factory=list)  # units with nothing left to compute
+    clean: list[Job] = field(default_factory=list)  # units with nothing left to compute (`missing` empty)
     failures: list[Failure] = field(default_factory=list)
     provenance: str = ""
     stored: int = 0  # values this run already holds
@@ -216,7 +222,7 @@ def content_hash(video: Video) -> str:
 
 
 def cache_key(input_hash: str, gt_hash: str, method: MethodPlan, steps: int, seed: int, metric: MetricPlan,
-              conventions: Conventions, output_hash: str = "") -> str:
+              conventions: Conventions, output_hash: str = "", fast: bool = False) -> str:
     """A value's identity: what went in (clip, method config, steps, seed; for precomputed outputs their content),
     how it was measured (metric, version, weights) and under which conventions."""
     fields = {"input": input_hash, "gt": gt_hash, "method": method.config_hash, "steps": steps, "seed": seed,
@@ -224,6 +230,8 @@ def cache_key(input_hash: str, gt_hash: str, method: MethodPlan, steps: int, see
               "conventions": conventions.to_dict()}
     if output_hash:  # only for precomputed outputs, so the keys of every other method stay as they were
         fields["output"] = output_hash
+    if fast:  # bf16/fp16 autocast moves learned metrics by up to ~1e-2: never mixed with full-precision values
+        fields["fast"] = True
     blob = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -273,11 +281,11 @@ def _clip_jobs(config: RunConfig, conventions: Conventions, methods: list[Method
                 stored_steps = NO_STEPS if steps is None else steps
                 key = UnitKey(config.name, ds.name, clip.name, method.label, method.config_hash, stored_steps, seed)
                 expected = {m.name: cache_key(input_hash, gt_hash, method, stored_steps, seed, m,
-                                              method.conventions, output_hash) for m in wanted}
+                                              method.conventions, output_hash, config.fast) for m in wanted}
                 job = _job(key, method, steps, seed, input_hash, expected, {m.name: m for m in wanted}, store,
                            conventions, plan)
                 if job is None:
-                    plan.clean.append(key)
+                    plan.clean.append(Job(key, method, steps, seed, input_hash, {}))
                 else:
                     jobs.append(job)
     return jobs

@@ -227,8 +227,9 @@ class Runner:
         self.summary.not_applicable = plan.not_applicable
         for failure in plan.failures:
             self._record(failure)
-        for key in plan.clean:
-            self.store.clear_failure(key.run, key.dataset, key.clip, key.method)
+        for job in plan.clean:
+            self.store.clear_failure(job.key.run, job.key.dataset, job.key.clip, job.key.method)
+        self._record_reused_outputs(plan)
         self._commit_reused(plan)
         total, done = plan.units, len(plan.clean)
         if progress:
@@ -243,6 +244,22 @@ class Runner:
         self.summary.planned = plan.stored + len(plan.reuse) + plan.to_compute
         self.summary.seconds = time.perf_counter() - t0
         return self.summary
+
+    def _record_reused_outputs(self, plan: Plan) -> None:
+        """Units whose values were all reused still get their own method-run row when their cached output is here,
+        so this run's report shows its own clip's output and cost, never another dataset's clip of the same name."""
+        from vrbench.run.worker import output_dir, reused_run
+
+        have = self.store.method_runs_frame(self.config.name)
+        done = {tuple(r) for r in have[["dataset", "clip", "method", "config_hash", "steps", "seed"]].itertuples(
+            index=False)} if not have.empty else set()
+        for job in plan.clean:
+            k = job.key
+            folder = output_dir(self.outputs, job)
+            if job.method.policy == "reuse" and (k.dataset, k.clip, k.method, k.config_hash, k.steps, k.seed) \
+                    not in done and (folder / "done.json").is_file():
+                run = reused_run(job, folder)
+                self.store.put_method_run(run.key.as_dict(), **run.fields)
 
     def _commit_reused(self, plan: Plan) -> None:
         self._put_by_unit(plan.reuse)
@@ -274,6 +291,7 @@ class Runner:
 
     def _record(self, failure: Failure) -> None:
         self.summary.failed.append(failure.as_dict())
+        self.store.drop_values(self.config.name, failure.dataset, failure.clip, failure.method, failure.key)
         self.store.record_failure(self.config.name, failure.dataset, failure.clip, failure.method, failure.stage,
                                   failure.error)
 
@@ -308,8 +326,13 @@ def run_benchmark(config: RunConfig, store_path: Path | None = None, outputs: Pa
         return runner.run(progress)
 
 
-def dry_run(config: RunConfig, store_path: Path | None = None, **executor: Any) -> tuple[Resolved, Plan]:
-    """The plan of a run against the store, computed without writing anything."""
+def dry_run(config: RunConfig, store_path: Path | None = None, *, replace: bool = False,
+            **executor: Any) -> tuple[Resolved, Plan]:
+    """The plan of a run against the store, computed without writing anything (and refused where the run would be:
+    another config under the same name, unless `replace`)."""
     path = store_path or work_dir() / "results.sqlite"
     with Store(path, read_only=True) as store:
-        return Runner(config, store, **executor).prepare()
+        runner = Runner(config, store, **executor)
+        if not replace:
+            runner.check_name()
+        return runner.prepare()

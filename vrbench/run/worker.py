@@ -94,7 +94,7 @@ class ClipOutcome:
 
     @classmethod
     def failed(cls, task: ClipTask, stage: str, error: BaseException) -> ClipOutcome:
-        return cls(failures=[Failure.of(task.dataset, task.clip.name, j.key.method, stage, error)
+        return cls(failures=[Failure.of_job(j, stage, error)
                              for j in task.jobs])
 
 
@@ -126,7 +126,7 @@ class Worker:
                 output = self._restored(task, job, outcome)
                 output, gt, alignment = self._aligned(task, job, output)
             except RECOVERABLE as e:
-                outcome.failures.append(Failure.of(task.dataset, task.clip.name, job.key.method, "restore", e))
+                outcome.failures.append(Failure.of_job(job, "restore", e))
                 continue
             if alignment is not None:
                 outcome.alignments.append(AlignmentRecord(job.key, alignment.to_dict()))
@@ -183,7 +183,7 @@ class Worker:
                 for member in members:
                     self._evaluate(task, [member], outcome)
                 return
-            outcome.failures.extend(Failure.of(task.dataset, task.clip.name, job.key.method, "evaluate", e)
+            outcome.failures.extend(Failure.of_job(job, "evaluate", e)
                                     for job, _, _ in members)
             return
         for (job, _, _), label in zip(members, outputs, strict=True):
@@ -192,9 +192,8 @@ class Worker:
                     if m in job.missing]
             bad = [f"{r.metric}: {p}" for r in rows if (p := result_problem(r.value, r.per_frame))]
             if bad:  # never handed to the store as a success (it would refuse the unit anyway)
-                outcome.failures.append(Failure.of(task.dataset, task.clip.name, job.key.method, "evaluate",
-                                                   InputError("no value computed", clip=task.clip.name,
-                                                              dataset=task.dataset, found="; ".join(bad))))
+                outcome.failures.append(Failure.of_job(job, "evaluate", InputError(
+                    "no value computed", clip=task.clip.name, dataset=task.dataset, found="; ".join(bad))))
                 continue
             outcome.rows.extend(rows)
             outcome.done.append(job.key)
@@ -233,7 +232,7 @@ class Worker:
         if job.method.policy == "fresh":  # stochastic and unseeded: a new draw every time, never reused silently
             folder = folder.with_name(f"{folder.name}-draw-{time.time_ns()}")
         elif (folder / "done.json").is_file():
-            outcome.method_runs.append(_reused_run(job, folder))
+            outcome.method_runs.append(reused_run(job, folder))
             return open_video(folder / "frames", name=task.clip.name, fps=lq.fps)
         tmp = _temp_output(folder)
         try:
@@ -256,7 +255,7 @@ class Worker:
         return open_video(folder / "frames", name=task.clip.name, fps=lq.fps)
 
 
-def _reused_run(job: Job, folder: Path) -> MethodRun:
+def reused_run(job: Job, folder: Path) -> MethodRun:
     """The record of an output restored earlier (by this clip, or by another clip with the same content): this
     unit's own row, so reports and studies find the output by this clip's name."""
     from vrbench.methods.profiling import Cost
