@@ -32,7 +32,7 @@ def test_report_is_one_self_contained_file(demo_report):
     html = demo_report.read_text()
     # every src/href is a data URI, an in-page anchor or one of the export files beside the report
     links = re.findall(r'(?:src|href)="([^"]*)"', html)
-    assert links and all(re.match(r"data:|#|results\.(csv|json)$|leaderboard\.(md|tex)$", u) for u in links), links
+    assert links and all(re.match(r"data:|#|results\.(csv|json)$|leaderboard\.(md|tex|csv)$", u) for u in links), links
     assert "http://" not in html and "https://" not in html
     assert "default-src 'none'" in html  # the browser itself refuses any request the page might try
     assert len(html) < 4_000_000
@@ -87,9 +87,10 @@ def test_outputs_restored_by_an_earlier_run_are_found(demo_run, tmp_path):
     summary = run_benchmark(cfg, db, outputs)
     assert summary.computed == 0
     with Store(db) as store:
-        assert store.method_runs_frame("again").empty  # nothing restored by this run ...
+        own = store.method_runs_frame("again")  # nothing restored by this run, but it records the output it used ...
         runs = sources.method_runs(store, "again")
-    assert len(runs) == 1 and runs["seconds"].iloc[0] > 0  # ... but the cost and folder are those of the first
+    assert len(own) == 1 and own["clip"].iloc[0] == "bbb-bunny"
+    assert len(runs) == 1 and runs["seconds"].iloc[0] > 0  # ... with the cost and folder of the run that made it
     assert (sources.Path(runs["output"].iloc[0]) / "frames").is_dir()
 
 
