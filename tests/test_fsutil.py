@@ -4,11 +4,10 @@ only the temporaries of vrbench processes that are gone, never anything else."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
+from processes import dead_pid as _dead_pid
 from typer.testing import CliRunner
 
 from vrbench.cli import app
@@ -24,12 +23,6 @@ from vrbench.fsutil import (
     temp_name,
     write_csv,
 )
-
-
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", ""])
-    proc.wait()
-    return proc.pid
 
 
 def _temp(folder, base, pid=None, host=None):

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 from dataset_replicas import build
+from processes import dead_pid as _dead_pid
 from typer.testing import CliRunner
 
 from vrbench.cli import app
@@ -85,12 +84,6 @@ def test_the_demo_never_replaces_a_foreign_folder(tmp_path):
     chapter = _thesis(tmp_path / "notdemo")
     text = _refusal(_prepare("demo", "--dest", tmp_path / "notdemo", "--force"))
     assert "thesis/" in text and "--force" not in text and chapter.is_file()
-
-
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", ""])
-    proc.wait()
-    return proc.pid
 
 
 def test_staging_folders_of_a_killed_prepare_are_removed_by_the_next(tmp_path, bbb_frames, monkeypatch):

@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+from processes import dead_pid as _dead_pid
 from typer.testing import CliRunner
 
 from vrbench.cli import app
@@ -63,12 +64,6 @@ def test_a_folder_with_other_files_gets_the_frames_and_keeps_them(gt_folder, tmp
     assert code == 0, out
     assert (tmp_path / "lq" / "README.txt").read_text() == "notes" and open_video(tmp_path / "lq").num_frames == 12
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
-
-
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", ""])
-    proc.wait()
-    return proc.pid
 
 
 def _complete(out) -> bool:

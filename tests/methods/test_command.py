@@ -8,19 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from processes import alive as _alive
 
 from vrbench.errors import InputError, MethodError
 from vrbench.methods.command import safe_name
 from vrbench.methods.command_spec import CommandCard, readiness, render
-
-
-def _alive(pid: int) -> bool:
-    """Running (zombies that no one reaped yet count as dead)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_success_gives_verified_x4_output_and_honours_steps_and_seed(make_standin, lq_clip):

@@ -7,18 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from processes import alive as _alive
 
 from vrbench.errors import MethodError
 from vrbench.methods.command import LOG_KEEP_BYTES, safe_name
-
-
-def _alive(pid: int) -> bool:
-    """Running (zombies that no one reaped yet count as dead)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _log(err: pytest.ExceptionInfo) -> Path:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from processes import dead_pid as _dead_pid
 from typer.testing import CliRunner
 
 from vrbench.cli import app
@@ -128,12 +129,6 @@ def _number(text: str) -> bool:
         return True
     except ValueError:
         return False
-
-
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", ""])
-    proc.wait()
-    return proc.pid
 
 
 def _host() -> str:
