@@ -126,7 +126,7 @@ def test_one_run_name_holds_one_config(tmp_path, demo_root):
         run_benchmark(other, db, tmp_path / "out")
     assert "different methods" in str(err.value) and "--replace" in str(err.value)
     summary = run_benchmark(other, db, tmp_path / "out", replace=True)
-    assert summary.computed == 1
+    assert summary.computed == 1 and summary.archived.startswith("x@")
     with Store(db) as store:
         runs = store.runs()
         assert "x" in runs and any(r.startswith("x@") for r in runs)

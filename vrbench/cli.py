@@ -76,6 +76,9 @@ def _run_with_progress(config, store: Path | None, outputs: Path | None, **execu
 def print_summary(summary) -> None:
     console.print(f"[bold]{escape(summary.run)}[/]: {summary.computed} results computed, {summary.cached} reused "
                   f"from the store, {len(summary.failed)} failures, {summary.seconds:.1f} s")
+    if summary.archived:
+        console.print(f"  the run's previous record (another config) is kept as {escape(summary.archived)}",
+                      soft_wrap=True)
     for name, reason in sorted(summary.unavailable.items()):
         console.print(f"  [yellow]unavailable[/] {escape(name)}: {escape(reason)}", soft_wrap=True)
     for dataset, metrics in sorted(summary.not_applicable.items()):

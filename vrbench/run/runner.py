@@ -48,6 +48,7 @@ class RunSummary:
     planned: int = 0  # values the plan asked for (computed + reused + the values of failed units)
     not_applicable: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # dataset -> metric -> clips
     warnings: list[dict[str, str]] = field(default_factory=list)  # dataset, clip, method, warning
+    archived: str = ""  # with --replace: the name the run's previous record was archived under
 
     @property
     def ok(self) -> bool:
@@ -208,7 +209,7 @@ class Runner:
         if not diff:
             return
         if self.replace:
-            self.archived = self.store.archive_run(self.config.name)
+            self.summary.archived = self.store.archive_run(self.config.name)
             return
         raise InputError(f"run '{self.config.name}' already holds another config", file=self.store.path,
                          expected="the same config under a run name", found=f"different {', '.join(diff) or 'config'}",
