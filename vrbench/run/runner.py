@@ -45,7 +45,6 @@ class RunSummary:
     failed: list[dict[str, str]] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
-    planned: int = 0  # values the plan asked for (computed + reused + the values of failed units)
     not_applicable: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # dataset -> metric -> clips
     warnings: list[dict[str, str]] = field(default_factory=list)  # dataset, clip, method, warning
     archived: str = ""  # with --replace: the name the run's previous record was archived under
@@ -242,7 +241,6 @@ class Runner:
                 done += len(task.jobs)
                 if progress:
                     progress(done, total)
-        self.summary.planned = plan.stored + len(plan.reuse) + plan.to_compute
         self.summary.seconds = time.perf_counter() - t0
         return self.summary
 
