@@ -117,6 +117,7 @@ class Worker:
         deterministic_mode(self.device)
         protocol = PROTOCOLS.create(config.protocol)
         self.metrics = build_metrics_once(config.metrics or list(protocol.metrics), self.device).ready
+        self.metric_plans = {n: MetricPlan.of(m) for n, m in self.metrics.items()}  # once, not per stored value
 
     def execute(self, task: ClipTask) -> ClipOutcome:
         outcome = ClipOutcome()
@@ -187,7 +188,7 @@ class Worker:
                                     for job, _, _ in members)
             return
         for (job, _, _), label in zip(members, outputs, strict=True):
-            rows = [result_row(job, MetricPlan.of(self.metrics[m]), value, per_frame, task.conventions.protocol,
+            rows = [result_row(job, self.metric_plans[m], value, per_frame, task.conventions.protocol,
                                task.provenance) for m, (value, per_frame) in scores.values[label].items()
                     if m in job.missing]
             bad = [f"{r.metric}: {p}" for r in rows if (p := result_problem(r.value, r.per_frame))]
