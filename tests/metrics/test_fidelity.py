@@ -112,3 +112,56 @@ def test_ssim_rejects_frames_smaller_than_the_window():
     tiny = torch.rand(1, 3, 8, 8)
     with pytest.raises(ValueError, match="at least 11x11"):
         METRICS.create("ssim-y").compute(tiny, tiny)
+
+
+def _ssim_matlab_numpy(out: np.ndarray, gt: np.ndarray) -> list[float]:
+    """Wang et al.'s ssim.m written out independently: uint8 rgb2gray, 2-D Gaussian window, 'valid' filter2."""
+    from scipy.signal import correlate2d
+
+    def gray(f):  # MATLAB rgb2gray on uint8: double arithmetic, then uint8() rounds half away from zero
+        v = f[..., 0] * 0.298936021293775 + f[..., 1] * 0.587043074451121 + f[..., 2] * 0.114020904255103
+        return np.sign(v) * np.floor(np.abs(v) + 0.5)
+
+    r = np.arange(11) - 5.0
+    w = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * 1.5**2))
+    w /= w.sum()
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    values = []
+    for o, g in zip(out, gt, strict=True):
+        a, b = gray(o.astype(np.float64)), gray(g.astype(np.float64))
+        mu1, mu2 = correlate2d(a, w, "valid"), correlate2d(b, w, "valid")
+        s11 = correlate2d(a * a, w, "valid") - mu1**2
+        s22 = correlate2d(b * b, w, "valid") - mu2**2
+        s12 = correlate2d(a * b, w, "valid") - mu1 * mu2
+        ssim_map = (2 * mu1 * mu2 + c1) * (2 * s12 + c2) / ((mu1**2 + mu2**2 + c1) * (s11 + s22 + c2))
+        values.append(ssim_map.mean())
+    return values
+
+
+def test_ssim_matlab_matches_an_independent_numpy_formulation(pair):
+    out, gt = pair
+    ref = _ssim_matlab_numpy(out[:3], gt[:3])
+    np.testing.assert_allclose(ours("ssim-matlab", out[:3], gt[:3]), ref, atol=1e-12, rtol=0)
+
+
+def test_ssim_matlab_luma_is_rgb2gray_rounded_half_away_from_zero():
+    from vrbench.metrics.fidelity import luma_matlab_gray
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, size=(2, 17, 19, 3), dtype=np.uint8)
+    frames[0, 0, 0] = (255, 255, 255)
+    got = luma_matlab_gray(to_tensor(frames, "cpu"))[:, 0].numpy()
+    f = frames.astype(np.float64)
+    exact = f[..., 0] * 0.298936021293775 + f[..., 1] * 0.587043074451121 + f[..., 2] * 0.114020904255103
+    np.testing.assert_array_equal(got, np.floor(exact + 0.5))
+    assert got[0, 0, 0] == 255.0
+    assert np.any(np.abs(exact - np.round(exact)) > 0.4)  # the rounding step is exercised, not a no-op
+
+
+def test_ssim_matlab_does_not_clamp_the_contrast_term():
+    """Anti-correlated frames: pyiqa's ssim-yiq clamps cs at 0, the MATLAB SSIM goes negative."""
+    rng = np.random.default_rng(1)
+    gt = rng.integers(0, 256, size=(1, 32, 32, 3), dtype=np.uint8)
+    out = 255 - gt
+    assert ours("ssim-matlab", out, gt)[0] < 0.0
+    assert ours("ssim-yiq", out, gt)[0] >= 0.0

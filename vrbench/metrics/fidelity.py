@@ -9,6 +9,9 @@ Conventions (each is its own metric id, because they differ by up to ~1.3 dB on 
 - `ssim-rgb`: the same SSIM on each RGB channel in [0, 255], averaged over channels (BasicSR without Y).
 - `ssim-yiq`: pyiqa's default `ssim`: luma of YIQ (0.299, 0.587, 0.114), rounded to integers in [0, 255], and
               the contrast-structure term clamped at 0 (pyiqa's relu).
+- `ssim-matlab`: Wang et al.'s `ssim.m` on MATLAB `rgb2gray` of 8-bit RGB: luma 0.298936021293775 R +
+              0.587043074451121 G + 0.114020904255103 B on [0, 255], rounded half away from zero to uint8 as MATLAB
+              does; Gaussian 11/1.5, 'valid', K1 0.01, K2 0.03, L = 255, no clamp (the SSIM of MATLAB-based tables).
 Identical frames have infinite PSNR; it is kept as +inf per frame (and the clip mean is then +inf).
 """
 
@@ -25,6 +28,8 @@ from vrbench.registry import METRICS
 
 BT601 = (65.481, 128.553, 24.966)  # ITU-R BT.601 luma on [0, 1] RGB -> [16, 235]
 YIQ = (0.299, 0.587, 0.114)
+# MATLAB rgb2gray: the first row of inv([1 .956 .621; 1 -.272 -.647; 1 -1.106 1.703]) (rgb2gray.m documentation)
+MATLAB_GRAY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
 
 
 def luma_bt601(x: torch.Tensor) -> torch.Tensor:
@@ -37,6 +42,17 @@ def luma_yiq_rounded(x: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) YIQ luma x 255, rounded (pyiqa `to_y_channel(..., 255)`)."""
     w = torch.tensor(YIQ, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
     return ((x * w).sum(1, keepdim=True) * 255.0).round()
+
+
+def luma_matlab_gray(x: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) MATLAB `rgb2gray` of the 8-bit image, as uint8 values in [0, 255].
+
+    RGB is first put back on its 8-bit grid (round(x * 255): float32 x / 255 is not exact, and a luma within 1e-5
+    of .5 would otherwise round the wrong way), then MATLAB's uint8 conversion: round half away from zero.
+    """
+    rgb = (x.double() * 255.0).round()
+    w = torch.tensor(MATLAB_GRAY, dtype=torch.float64, device=x.device).view(1, 3, 1, 1)
+    return torch.floor((rgb * w).sum(1, keepdim=True) + 0.5).clamp_(0.0, 255.0)
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
@@ -163,6 +179,12 @@ _FIDELITY = {
         _fr_card("ssim-yiq", "SSIM on rounded YIQ luma (pyiqa default)", True, (0.0, 1.0),
                  "Y = YIQ luma x255 rounded, Gaussian 11/1.5, valid, cs clamped at 0", "pyiqa ssim"),
         Fidelity(luma_yiq_rounded, "ssim", 255.0, relu_cs=True)),
+    "ssim-matlab": (
+        _fr_card("ssim-matlab", "SSIM on MATLAB rgb2gray luma (Wang et al. ssim.m)", True, (0.0, 1.0),
+                 "Y = MATLAB rgb2gray (0.298936 R + 0.587043 G + 0.114021 B) rounded to uint8, Gaussian 11/1.5, "
+                 "valid, K1 .01 K2 .03 L=255, cs not clamped",
+                 "Wang et al. 2004 ssim.m on MATLAB rgb2gray (as in pyiqa ResultsCalibra results_official.csv)"),
+        Fidelity(luma_matlab_gray, "ssim", 255.0)),
 }
 
 
