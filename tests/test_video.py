@@ -122,3 +122,56 @@ def test_from_array_checks_the_contract():
         Video.from_array(np.zeros((2, 4, 4, 3), np.float32))
     with pytest.raises(InputError, match=r"\(T, H, W, 3\)"):
         Video.from_array(np.zeros((4, 4, 3), np.uint8))
+
+
+def _ffmpeg_yuv(frames: np.ndarray, file, pix_fmt: str = "yuv420p") -> None:
+    """Encode uint8 RGB frames with Debian's ffmpeg (x264, lossy) into `file` in `pix_fmt`."""
+    import subprocess
+
+    t, h, w, _ = frames.shape
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "25",
+                    "-i", "-", "-c:v", "libx264", "-pix_fmt", pix_fmt, "-crf", "30", str(file)],
+                   input=np.ascontiguousarray(frames).tobytes(), check=True)
+
+
+def _ffmpeg_y_planes(file, h: int, w: int) -> np.ndarray:
+    """The Y planes ffmpeg decodes, as (T, H, W): raw yuv420p out (no conversion), the first H*W bytes of each
+    frame. (`-pix_fmt gray` would not do: swscale stretches studio-range Y to full range on the way to gray.)"""
+    import subprocess
+
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(file), "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+                         capture_output=True, check=True).stdout
+    frames = np.frombuffer(raw, np.uint8).reshape(-1, h * w * 3 // 2)
+    return frames[:, : h * w].reshape(-1, h, w)
+
+
+def test_native_luma_is_the_coded_y_plane(tmp_path, bbb_frames):
+    """The Y plane read from a yuv420p mp4 equals the Y plane ffmpeg itself decodes, byte for byte (a width of 118
+    makes the decoder pad its lines, so the line stride is honoured)."""
+    frames = bbb_frames[:, :, :118]
+    file = tmp_path / "clip.mp4"
+    _ffmpeg_yuv(frames, file)
+    video = open_video(file)
+    assert video.native_luma and video.pix_fmt == "yuv420p"
+    chunks = list(video.iter_luma_chunks(chunk=5))
+    assert [c.shape for c in chunks] == [(5, 96, 118), (5, 96, 118), (2, 96, 118)]
+    y = np.concatenate(chunks)
+    assert y.dtype == np.uint8
+    np.testing.assert_array_equal(y, _ffmpeg_y_planes(file, 96, 118))
+    # one decode gives both, chunk-aligned, and the RGB side is what iter_chunks yields
+    pairs = list(video.iter_chunks_with_luma(chunk=5))
+    np.testing.assert_array_equal(np.concatenate([p[0] for p in pairs]), video.read())
+    np.testing.assert_array_equal(np.concatenate([p[1] for p in pairs]), y)
+    # not the same thing as the BT.601 luma re-derived from the decoded RGB
+    rgb = video.read().astype(np.float64) / 255.0
+    y_from_rgb = np.round(16 + rgb @ np.array([65.481, 128.553, 24.966]))
+    assert np.any(y_from_rgb != y)
+
+
+def test_native_luma_only_for_8bit_yuv_files(tmp_path, bbb_frames):
+    write_frames(bbb_frames, tmp_path / "folder")
+    write_video_lossless(bbb_frames, tmp_path / "rgb.mkv")
+    for video in (open_video(tmp_path / "folder"), open_video(tmp_path / "rgb.mkv"), Video.from_array(bbb_frames)):
+        assert not video.native_luma
+    with pytest.raises(InputError, match="no native luma plane"):
+        next(open_video(tmp_path / "folder").iter_luma_chunks())

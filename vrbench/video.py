@@ -29,6 +29,8 @@ MAX_PIXELS_ENV = "VRBENCH_MAX_PIXELS"
 # 8192 x 8192 (67.1 Mpx, 201 MB per uint8 RGB frame): above 8K UHD (7680x4320) and DCI 8K (8192x4320), so any real
 # video frame passes, while a tiny file whose header claims 40000x40000 (4.8 GB once decoded) is refused unread.
 DEFAULT_MAX_PIXELS = 8192 * 8192
+# 8-bit pixel formats whose plane 0 is the luma exactly as coded (read without any swscale conversion)
+NATIVE_LUMA_FORMATS = ("yuv420p", "yuv422p", "yuv444p", "nv12", "nv21", "yuvj420p", "yuvj422p", "yuvj444p")
 
 
 def natural_key(name: str) -> tuple:
@@ -162,6 +164,28 @@ class Video:
                 yield np.stack([self._read_frame_file(f) for f in files[i : i + chunk]])
         else:
             yield from _iter_container(self, chunk, start, stop)
+
+    @property
+    def native_luma(self) -> bool:
+        """Whether the clip is an 8-bit YUV video file whose coded Y plane `iter_luma_chunks` can read."""
+        return self.kind == "container" and self.pix_fmt in NATIVE_LUMA_FORMATS
+
+    def iter_luma_chunks(self, chunk: int = DEFAULT_CHUNK, start: int = 0, stop: int | None = None
+                         ) -> Iterator[np.ndarray]:
+        """Yield uint8 (t, H, W) arrays of the Y plane exactly as coded (no RGB round trip), chunked like
+        `iter_chunks`. Only for clips with `native_luma`."""
+        for _, y in self.iter_chunks_with_luma(chunk, start, stop, rgb=False):
+            yield y
+
+    def iter_chunks_with_luma(self, chunk: int = DEFAULT_CHUNK, start: int = 0, stop: int | None = None,
+                              rgb: bool = True) -> Iterator[tuple[np.ndarray | None, np.ndarray]]:
+        """Yield (RGB chunk, Y chunk) pairs from a single decode (RGB None when `rgb` is False)."""
+        if not self.native_luma:
+            raise InputError("no native luma plane to read", clip=self.name or None, file=self.path,
+                             expected=f"an 8-bit video file in {', '.join(NATIVE_LUMA_FORMATS)}",
+                             found=f"{self.kind} ({self.pix_fmt})")
+        stop = self.num_frames if stop is None else min(stop, self.num_frames)
+        yield from _iter_container(self, chunk, start, stop, rgb=rgb, luma=True)
 
     def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """All frames in [start, stop) as one uint8 array. Prefer `iter_chunks` for long clips."""
@@ -370,11 +394,29 @@ def _open_container(file: Path, name: str) -> Video:
                  conversions=notes, name=name)
 
 
-def _iter_container(video: Video, chunk: int, start: int, stop: int) -> Iterator[np.ndarray]:
+def _luma_plane(frame, video: Video) -> np.ndarray:
+    """Plane 0 of a decoded 8-bit YUV frame as (H, W) uint8, honouring its line stride (no conversion)."""
+    if frame.format.name not in NATIVE_LUMA_FORMATS:
+        raise InputError("pixel format changed mid-clip", clip=video.name or None, file=video.path,
+                         expected=video.pix_fmt, found=frame.format.name)
+    plane = frame.planes[0]
+    rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+    return rows[: frame.height, : frame.width].copy()
+
+
+def _iter_container(video: Video, chunk: int, start: int, stop: int, rgb: bool = True, luma: bool = False
+                    ) -> Iterator:
+    """Decode frames [start, stop) in chunks: RGB arrays, or (RGB or None, Y) pairs when `luma` is set."""
     import av
 
     buf: list[np.ndarray] = []
+    ybuf: list[np.ndarray] = []
     index = 0
+
+    def flush():
+        item = np.stack(buf) if rgb else None
+        return (item, np.stack(ybuf)) if luma else item
+
     try:
         with av.open(str(video.path)) as container:
             stream = container.streams.video[0]
@@ -385,16 +427,19 @@ def _iter_container(video: Video, chunk: int, start: int, stop: int) -> Iterator
                 if index >= start:
                     if frame.width * frame.height > video.width * video.height:  # a stream that grows mid-clip
                         check_frame_size(frame.width, frame.height, clip=video.name or None, file=video.path)
-                    buf.append(frame.to_ndarray(format="rgb24"))
-                    if len(buf) == chunk:
-                        yield np.stack(buf)
-                        buf = []
+                    if rgb:
+                        buf.append(frame.to_ndarray(format="rgb24"))
+                    if luma:
+                        ybuf.append(_luma_plane(frame, video))
+                    if max(len(buf), len(ybuf)) == chunk:
+                        yield flush()
+                        buf, ybuf = [], []
                 index += 1
     except av.error.FFmpegError as e:
         raise InputError("video stopped decoding", clip=video.name or None, file=video.path,
                          expected=f"{video.num_frames} frames", found=f"an error at frame {index}: {e}") from e
-    if buf:
-        yield np.stack(buf)
+    if buf or ybuf:
+        yield flush()
     if index < stop:
         raise InputError("video ended early", clip=video.name or None, file=video.path,
                          expected=f"{stop} frames", found=f"{index} decodable frames")
