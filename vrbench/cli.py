@@ -18,6 +18,8 @@ from vrbench.errors import VrbenchError
 from vrbench.experiments.cli import profile_command, study_app, sweep_command
 from vrbench.methods.cli import methods_app
 from vrbench.metrics.cli import bench_metrics_command, metrics_app, weights_app
+from vrbench.report.cli import export_command, leaderboard_app
+from vrbench.reported.cli import reported_app
 from vrbench.satb.cli import satb_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark generative video restoration.")
@@ -34,6 +36,9 @@ app.command("sweep")(sweep_command)
 app.command("profile")(profile_command)
 app.add_typer(study_app, name="study")
 app.add_typer(satb_app, name="satb")
+app.add_typer(reported_app, name="reported")
+app.command("export")(export_command)
+app.add_typer(leaderboard_app, name="leaderboard")
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="results database (default: .vrbench/results.sqlite)")]
 
@@ -107,7 +112,7 @@ def _check_report_folder(folder: Path) -> None:
     refuse_foreign(folder, "report", accept=is_older_report)
 
 
-def _write_report(run: str, store: Path | None, out: Path | None) -> Path:
+def _write_report(run: str, store: Path | None, out: Path | None, reported: list[str] | None = None) -> Path:
     """Write the report of `run` into `out`, or reports/<run> (a run name never leads out of reports/)."""
     from vrbench.errors import InputError
     from vrbench.report.html import write_report
@@ -120,7 +125,7 @@ def _write_report(run: str, store: Path | None, out: Path | None) -> Path:
                              "path separators, '.', '..' or NUL", found=repr(run), hint="pass --out DIR")
         out = Path("reports") / run
     with Store(_store_path(store)) as s:
-        return write_report(s, run, out)
+        return write_report(s, run, out, reported=reported)
 
 
 def _print_plan(config, resolved, plan) -> None:
@@ -243,9 +248,12 @@ def report_cmd(
     run_name: Annotated[str, typer.Argument(metavar="RUN", help="run name")],
     store: StoreOpt = None,
     out: Annotated[Path | None, typer.Option(help="report folder (default: reports/<run>)")] = None,
+    reported: Annotated[list[str] | None, typer.Option(
+        "--reported", help="a reported-result card to show beside the measured rows, marked 'reported, not measured "
+                           "here' (see `vrbench reported list`; repeatable)")] = None,
 ) -> None:
     """Write reports/<run>/index.html (self-contained) plus results.csv and results.json."""
-    console.print(f"report: {escape(str(_write_report(run_name, store, out)))}")
+    console.print(f"report: {escape(str(_write_report(run_name, store, out, reported)))}")
 
 
 @app.command()

@@ -223,19 +223,26 @@ def _arrow_text(higher: bool) -> str:
 
 
 def write_tables(boards: list[Board], out_dir: Path, *, latex_style: str = "bold",
-                 warnings: dict[str, list[str]] | None = None) -> list[Path]:
+                 warnings: dict[str, list[str]] | None = None, reported: list[Any] | None = None) -> list[Path]:
     """leaderboard.csv (with coverage), leaderboard.md and leaderboard.tex with every board of the run; `warnings`
-    (method -> its outputs' warnings) are printed under the tables they concern."""
+    (method -> its outputs' warnings) are printed under the tables they concern; `reported` tables (reported, not
+    measured here) follow the measured ones in Markdown and LaTeX, each marked and cited."""
+    from vrbench.report import reported as reported_tables
+
     warned = {b.dataset: {m: (warnings or {}).get(m, []) for m in b.methods if (warnings or {}).get(m)}
               for b in boards}
     import pandas as pd
 
     write_csv(pd.DataFrame(leaderboard_rows(boards), columns=LEADERBOARD_COLUMNS), out_dir / "leaderboard.csv")
     md = out_dir / "leaderboard.md"
-    atomic_write_text(md, "\n".join(to_markdown(b) + _markdown_warnings(warned[b.dataset]) for b in boards)
-                      or "No results.\n")
+    extra_md = ["\n## Reported results (not measured here)\n\n" + "\n".join(
+        reported_tables.to_markdown(t) for t in reported)] if reported else []
+    atomic_write_text(md, "\n".join([*(to_markdown(b) + _markdown_warnings(warned[b.dataset]) for b in boards),
+                                     *extra_md]) or "No results.\n")
     tex = out_dir / "leaderboard.tex"
     atomic_write_text(tex, "% needs \\usepackage{booktabs}" + (" and xcolor" if latex_style == "color" else "")
-                      + "\n" + "\n".join(to_latex(b, style=latex_style, caption=_latex_caption(b, latex_style, False)
-                                                  + _latex_warnings(warned[b.dataset])) for b in boards))
+                      + "\n" + "\n".join([*(to_latex(b, style=latex_style,
+                                                        caption=_latex_caption(b, latex_style, False)
+                                                        + _latex_warnings(warned[b.dataset])) for b in boards),
+                                           *(reported_tables.to_latex(t) for t in reported or [])]))
     return [md, tex]

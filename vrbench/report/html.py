@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from vrbench.report import clips as clip_pages
 from vrbench.report import plots, sources, tables
 from vrbench.report.cards import LIVE, MetricCards
 from vrbench.report.export import export_tables, json_number, write_tables
+from vrbench.report.reported import reported_block
 from vrbench.store import Store
 
 __all__ = ["export_tables", "report_context", "write_report"]
@@ -42,8 +44,11 @@ def _test_text(board: tables.Board, metric: str, method: str) -> str:
             + (f", {test.dropped} non-finite pairs dropped" if test.dropped else ""))
 
 
-def _leaderboards(boards: list[tables.Board], level: float, failures: list[dict[str, Any]],
-                  warnings: dict[str, list[str]]) -> list[dict[str, Any]]:
+def leaderboard_tables(boards: list[tables.Board], level: float, failures: list[dict[str, Any]] | None = None,
+                       warnings: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    """The template's view of each board (columns, rows with marks, tooltips and coverage), for a report or a merged
+    leaderboard page."""
+    failures, warnings = failures or [], warnings or {}
     out = []
     for b in boards:
         columns = []
@@ -151,7 +156,7 @@ def _cross_ranks(boards: list[tables.Board]) -> dict[str, Any] | None:
                      for m in table.index]}
 
 
-def _cost(runs: pd.DataFrame, order: list[str]) -> list[dict[str, Any]]:
+def cost_rows(runs: pd.DataFrame, order: list[str]) -> list[dict[str, Any]]:
     if runs.empty or runs["seconds"].isna().all():
         return []
     have = tables.with_labels(runs[runs["seconds"].notna()])
@@ -199,10 +204,21 @@ def _weight(w: dict[str, Any]) -> dict[str, str]:
             "sha256": w.get("sha256") or (f"{prefix}…" if prefix else "")}
 
 
-def report_context(store: Store, run: str, *, seed: int = 0, level: float = 0.95, media: bool = True
-                   ) -> dict[str, Any]:
-    """Everything the template shows, computed from the store alone: the results and the snapshot of cards and
-    manifests taken at run start (and, if `media`, frames on disk at the paths the store recorded)."""
+@dataclass
+class RunTables:
+    """A run's record (with its clip and dataset snapshots), metric cards, results table and leaderboards."""
+
+    info: dict[str, Any]
+    cards: MetricCards
+    df: pd.DataFrame
+    boards: list[tables.Board]
+    order: list[str]
+    planned: dict[str, dict[str, bool]]
+
+
+def run_tables(store: Store, run: str, *, seed: int = 0, level: float = 0.95) -> RunTables:
+    """The leaderboards of a run from the store alone: its results and the snapshot of cards and manifests taken at
+    run start (the one place a report, an export and a submission build them)."""
     info = sources.run_media(store, run)
     if not info.get("config"):
         raise InputError(f"no run named '{run}'", file=store.path, expected=store.runs() or "a stored run",
@@ -217,23 +233,36 @@ def report_context(store: Store, run: str, *, seed: int = 0, level: float = 0.95
     boards = tables.build_boards(df, seed=seed, level=level, order=order, cards=cards, planned=planned or None,
                                  expected=list(info.get("provenance", {}).get("metrics", {})),
                                  methods=_planned_labels(info.get("config", {})))
+    return RunTables(info, cards, df, boards, order, planned)
+
+
+def report_context(store: Store, run: str, *, seed: int = 0, level: float = 0.95, media: bool = True,
+                   reported: list[str] | None = None) -> dict[str, Any]:
+    """Everything the template shows, computed from the store alone: the results and the snapshot of cards and
+    manifests taken at run start (and, if `media`, frames on disk at the paths the store recorded). `reported`:
+    reported-result cards to show in a block of their own beside the measured leaderboards."""
+    rt = run_tables(store, run, seed=seed, level=level)
+    info, cards, df, boards, order = rt.info, rt.cards, rt.df, rt.boards, rt.order
     runs = sources.method_runs(store, run, df) if not df.empty else pd.DataFrame()
     colors = plots.method_colors(tables.ordered_labels(tables.with_labels(df), order)) if not df.empty else {}
     seeds = sorted(int(s) for s in df["seed"].unique()) if not df.empty else []
     failures, warnings = store.failures(run), _warnings(runs, store.alignments(run))
     return {
-        "run": run, "info": info, "boards": boards, "leaderboards": _leaderboards(boards, level, failures, warnings),
+        "run": run, "info": info, "boards": boards,
+        "leaderboards": leaderboard_tables(boards, level, failures, warnings),
         "cross_ranks": _cross_ranks(boards), "level": int(level * 100), "bootstrap_seed": seed,
         "clip_pages": [] if df.empty else clip_pages.clip_pages(df, runs, info, colors, media_on=media, order=order,
                                                                 cards=cards),
         "sweeps": [] if df.empty else clip_pages.sweep_figures(df, runs, colors, cards),
-        "unavailable": store.unavailable(run), "failures": failures, "warnings": warnings, "cost": _cost(runs, order),
+        "unavailable": store.unavailable(run), "failures": failures, "warnings": warnings,
+        "cost": cost_rows(runs, order),
         "cards": _cards(df, cards, store.snapshot(run, "method")), "seeds": seeds,
         "protocols": sorted(df["protocol"].unique()) if not df.empty else [],
         "manifests_json": json.dumps(info["datasets"], indent=1, sort_keys=True, default=str),
         "provenance_json": json.dumps(info.get("provenance", {}), indent=1, sort_keys=True),
         "config_json": json.dumps(info.get("config", {}), indent=1, sort_keys=True),
         "json_number": json_number,
+        "reported": reported_block(reported or [], boards, info, cards),
     }
 
 
@@ -257,16 +286,19 @@ def is_older_report(folder: Path) -> bool:
     return "<title>vrbench · " in head and "<h1>vrbench report · " in head
 
 
-def write_report(store: Store, run: str, out_dir: Path, *, media: bool = True, latex_style: str = "bold") -> Path:
+def write_report(store: Store, run: str, out_dir: Path, *, media: bool = True, latex_style: str = "bold",
+                 reported: list[str] | None = None) -> Path:
     """reports/<run>/index.html plus results.csv, results.json, leaderboard.md and leaderboard.tex, each written
-    atomically into `out_dir`, which must be new, empty or a report folder vrbench made (it is marked as one)."""
+    atomically into `out_dir`, which must be new, empty or a report folder vrbench made (it is marked as one).
+    `reported`: reported-result cards shown in a block of their own (HTML, Markdown and LaTeX)."""
     from vrbench.fsutil import atomic_write_text, claim_folder, remove_stale
 
-    context = report_context(store, run, media=media)
+    context = report_context(store, run, media=media, reported=reported)
     out_dir = claim_folder(out_dir, "report", accept=is_older_report, run=run)
     remove_stale(out_dir)  # temporary files of a report killed while writing
     target = out_dir / "index.html"
     atomic_write_text(target, render(context))
     export_tables(store, run, out_dir, context["boards"])
-    write_tables(context["boards"], out_dir, latex_style=latex_style, warnings=context["warnings"])
+    write_tables(context["boards"], out_dir, latex_style=latex_style, warnings=context["warnings"],
+                 reported=context["reported"]["tables"])
     return target
