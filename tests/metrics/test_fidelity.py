@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from vrbench.metrics.engine import to_tensor
+from vrbench.metrics.fidelity import BT601
 from vrbench.registry import METRICS
 from vrbench.video import open_video
 
@@ -165,3 +166,117 @@ def test_ssim_matlab_does_not_clamp_the_contrast_term():
     out = 255 - gt
     assert ours("ssim-matlab", out, gt)[0] < 0.0
     assert ours("ssim-yiq", out, gt)[0] >= 0.0
+
+
+def _photos():
+    """Three scikit-image photographs as GT and their x4 area-down, bicubic-up versions as outputs."""
+    import cv2
+    from skimage import data
+
+    gts = [data.astronaut(), data.chelsea(), data.coffee()]
+    outs = []
+    for g in gts:
+        h, w = g.shape[:2]
+        lq = cv2.resize(g, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
+        outs.append(cv2.resize(lq, (w, h), interpolation=cv2.INTER_CUBIC))
+    return outs, gts
+
+
+def _band_filter(x: torch.Tensor) -> torch.Tensor:
+    """The previous formulation: 'valid' Gaussian filtering as two float64 band-matrix products."""
+    r = torch.arange(11, dtype=torch.float64) - 5
+    g = torch.exp(-(r**2) / (2 * 1.5**2))
+    g = g / g.sum()
+
+    def band(n):
+        m = torch.zeros(n, n - 10, dtype=torch.float64)
+        for j in range(n - 10):
+            m[j : j + 11, j] = g
+        return m
+
+    x = x @ band(x.shape[-1])
+    return (x.transpose(-1, -2) @ band(x.shape[-2])).transpose(-1, -2)
+
+
+def _previous(name: str, o: np.ndarray, g: np.ndarray) -> float:
+    """Each fidelity id as the previous implementation computed it (torch float64, band matrices)."""
+    x, y = (torch.from_numpy(f).permute(2, 0, 1)[None].float().div(255.0).double() for f in (o, g))
+    spaces = {
+        "psnr-rgb": lambda t: t, "ssim-rgb": lambda t: t * 255.0,
+        "psnr-y": lambda t: (t * torch.tensor([65.481, 128.553, 24.966], dtype=torch.float64).view(1, 3, 1, 1)
+                             ).sum(1, keepdim=True) + 16.0,
+        "ssim-yiq": lambda t: ((t * torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64).view(1, 3, 1, 1)
+                                ).sum(1, keepdim=True) * 255.0).round(),
+    }
+    spaces["ssim-y"] = spaces["psnr-y"]
+    a, b = spaces[name](x), spaces[name](y)
+    if name.startswith("psnr"):
+        return float(10 * torch.log10((1.0 if name == "psnr-rgb" else 255.0**2) / (a - b).pow(2).mean()))
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mx, my = _band_filter(a), _band_filter(b)
+    sxx, syy = _band_filter(a * a) - mx**2, _band_filter(b * b) - my**2
+    sxy = _band_filter(a * b) - mx * my
+    cs = (2 * sxy + c2) / (sxx + syy + c2)
+    if name == "ssim-yiq":
+        cs = cs.clamp_min(0.0)
+    return float(((2 * mx * my + c1) / (mx**2 + my**2 + c1) * cs).mean())
+
+
+@pytest.mark.parametrize("name", ["psnr-rgb", "psnr-y", "ssim-y", "ssim-rgb", "ssim-yiq"])
+def test_values_unchanged_from_the_previous_formulation(name):
+    """The separable OpenCV / conv filtering gives the same values as the band-matrix products it replaced."""
+    outs, gts = _photos()
+    for o, g in zip(outs, gts, strict=True):
+        assert abs(float(ours(name, o[None], g[None])[0]) - _previous(name, o, g)) < 1e-9
+
+
+def _basicsr_style_ssim_y(o: np.ndarray, g: np.ndarray) -> float:
+    """BasicSR's calculate_ssim(test_y_channel=True) from its published formula: cv2.filter2D with the 2-D
+    outer-product window on float64, crop [5:-5]."""
+    import cv2
+
+    k = cv2.getGaussianKernel(11, 1.5)
+    window = k @ k.T
+    a, b = (16.0 + (f.astype(np.float32) / np.float32(255.0)).astype(np.float64) @ np.array(BT601) for f in (o, g))
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mu1, mu2 = cv2.filter2D(a, -1, window)[5:-5, 5:-5], cv2.filter2D(b, -1, window)[5:-5, 5:-5]
+    s1 = cv2.filter2D(a * a, -1, window)[5:-5, 5:-5] - mu1**2
+    s2 = cv2.filter2D(b * b, -1, window)[5:-5, 5:-5] - mu2**2
+    s12 = cv2.filter2D(a * b, -1, window)[5:-5, 5:-5] - mu1 * mu2
+    return float(((2 * mu1 * mu2 + c1) * (2 * s12 + c2) / ((mu1**2 + mu2**2 + c1) * (s1 + s2 + c2))).mean())
+
+
+def test_ssim_y_equals_the_basicsr_opencv_formulation():
+    """Fed the same RGB values (ours enter as float32 x / 255, which alone moves SSIM by up to ~5e-9 against exact
+    uint8 / 255), the separable filtering equals BasicSR's 2-D filter2D to 1e-10."""
+    outs, gts = _photos()
+    for o, g in zip(outs, gts, strict=True):
+        assert abs(float(ours("ssim-y", o[None], g[None])[0]) - _basicsr_style_ssim_y(o, g)) < 1e-10
+
+
+def test_luma_is_computed_once_for_psnr_y_and_ssim_y(pair, monkeypatch):
+    from vrbench.metrics import fidelity
+
+    calls = []
+    real = fidelity._work
+    monkeypatch.setattr(fidelity, "_work", lambda x: calls.append(x) or real(x))
+    out, gt = (to_tensor(f[:2], "cpu") for f in pair)
+    metrics = [METRICS.create(n) for n in ("psnr-y", "ssim-y")]
+    refs = [m.reference(gt) for m in metrics]
+    values = [m.compute(out, gt, r) for m, r in zip(metrics, refs, strict=True)]
+    assert len(calls) == 2 and calls[0] is gt and calls[1] is out  # one conversion per tensor, not per metric
+    # a new tensor with the same values is converted again (no stale sharing across chunks)
+    clone = out.clone()
+    again = METRICS.create("ssim-y").compute(clone, gt)
+    assert any(c is clone for c in calls[2:])
+    np.testing.assert_array_equal(again.numpy(), values[1].numpy())
+
+
+def test_ssim_torch_path_equals_the_numpy_path(pair):
+    """The path other devices take (torch float64 convolutions), run here on CPU tensors."""
+    from vrbench.metrics.fidelity import luma_bt601, ssim
+
+    out, gt = (to_tensor(f[:2], "cpu") for f in pair)
+    torch_path = ssim(luma_bt601(out.double()), luma_bt601(gt.double()))
+    numpy_path = ssim(luma_bt601(out.double().numpy()), luma_bt601(gt.double().numpy()))
+    np.testing.assert_allclose(torch_path.numpy(), numpy_path.numpy(), atol=1e-12, rtol=0)

@@ -18,9 +18,12 @@ Identical frames have infinite PSNR; it is kept as +inf per frame (and the clip 
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 
 from vrbench.metrics.base import Metric, MetricCard
@@ -31,106 +34,169 @@ YIQ = (0.299, 0.587, 0.114)
 # MATLAB rgb2gray: the first row of inv([1 .956 .621; 1 -.272 -.647; 1 -1.106 1.703]) (rgb2gray.m documentation)
 MATLAB_GRAY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
 
+# The float64 working arrays: NumPy on CPU (OpenCV's separable filter and NumPy's elementwise kernels, several times
+# faster there than torch's float64 ops), torch tensors on every other device. The formulas below are written once
+# for both: they use only arithmetic, slicing, `reshape` and `mean`.
+Array = Any
 
-def luma_bt601(x: torch.Tensor) -> torch.Tensor:
+
+def _work(x: torch.Tensor) -> Array:
+    """A float64 working copy of a (N, C, H, W) tensor: a NumPy array on CPU, a torch tensor elsewhere."""
+    if x.device.type == "cpu":
+        return x.detach().numpy().astype(np.float64)
+    return x.double()
+
+
+def _weighted(x: Array, w: tuple[float, float, float]) -> Array:
+    """(N, 3, H, W) -> (N, 1, H, W) channel-weighted sum, in the order R, G, B."""
+    return x[:, 0:1] * w[0] + x[:, 1:2] * w[1] + x[:, 2:3] * w[2]
+
+
+def _floor(a: Array) -> Array:
+    return np.floor(a) if isinstance(a, np.ndarray) else torch.floor(a)
+
+
+def _round_half_even(a: Array) -> Array:
+    return np.round(a) if isinstance(a, np.ndarray) else torch.round(a)
+
+
+def luma_bt601(x: Array) -> Array:
     """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) BT.601 Y in [16, 235], unrounded (BasicSR `rgb2ycbcr`)."""
-    w = torch.tensor(BT601, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return (x * w).sum(1, keepdim=True) + 16.0
+    return _weighted(x, BT601) + 16.0
 
 
-def luma_yiq_rounded(x: torch.Tensor) -> torch.Tensor:
+def luma_yiq_rounded(x: Array) -> Array:
     """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) YIQ luma x 255, rounded (pyiqa `to_y_channel(..., 255)`)."""
-    w = torch.tensor(YIQ, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return ((x * w).sum(1, keepdim=True) * 255.0).round()
+    return _round_half_even(_weighted(x, YIQ) * 255.0)
 
 
-def luma_matlab_gray(x: torch.Tensor) -> torch.Tensor:
+def luma_matlab_gray(x: Array) -> Array:
     """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) MATLAB `rgb2gray` of the 8-bit image, as uint8 values in [0, 255].
 
     RGB is first put back on its 8-bit grid (round(x * 255): float32 x / 255 is not exact, and a luma within 1e-5
-    of .5 would otherwise round the wrong way), then MATLAB's uint8 conversion: round half away from zero.
+    of .5 would otherwise round the wrong way), then MATLAB's uint8 conversion: round half away from zero (the luma
+    is never negative, so floor(v + 0.5); the coefficients sum to 1 - 1e-15, so 255 stays 255).
     """
-    rgb = (x.double() * 255.0).round()
-    w = torch.tensor(MATLAB_GRAY, dtype=torch.float64, device=x.device).view(1, 3, 1, 1)
-    return torch.floor((rgb * w).sum(1, keepdim=True) + 0.5).clamp_(0.0, 255.0)
+    return _floor(_weighted(_round_half_even(x * 255.0), MATLAB_GRAY) + 0.5)
 
 
-def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
+def psnr(x: Array, y: Array, data_range: float) -> torch.Tensor:
     """Per-image PSNR in dB over all channels and pixels; +inf where the images are identical."""
-    mse = (x.double() - y.double()).pow(2).flatten(1).mean(1)
+    if isinstance(x, torch.Tensor):
+        x, y = x.double(), y.double()
+    d = x - y
+    mse = (d * d).reshape(len(d), -1).mean(1)
+    if isinstance(mse, np.ndarray):
+        with np.errstate(divide="ignore"):
+            return torch.from_numpy(10.0 * np.log10(data_range**2 / mse))
     return 10.0 * torch.log10(data_range**2 / mse)
 
 
 @functools.lru_cache(maxsize=8)
-def _gaussian_window(size: int, sigma: float) -> torch.Tensor:
-    r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(r**2) / (2 * sigma**2))
+def _gaussian_window(size: int, sigma: float) -> np.ndarray:
+    r = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    g = np.exp(-(r**2) / (2 * sigma**2))
     return g / g.sum()
 
 
 @functools.lru_cache(maxsize=16)
-def _band_matrix(n: int, size: int, sigma: float, device: str) -> torch.Tensor:
-    """(n, n - size + 1) matrix M with x @ M = 'valid' correlation of x with the Gaussian window along x's last
-    axis. A float64 matmul is far faster on CPU than a grouped float64 conv2d, with the same products summed."""
-    g = _gaussian_window(size, sigma)
-    m = torch.zeros(n, n - size + 1, dtype=torch.float64)
-    for j in range(n - size + 1):
-        m[j : j + size, j] = g
-    return m.to(device)
+def _window_on(size: int, sigma: float, device: str) -> torch.Tensor:
+    return torch.from_numpy(_gaussian_window(size, sigma)).to(device)
 
 
-def _filter_valid(x: torch.Tensor, size: int, sigma: float) -> torch.Tensor:
-    """Separable 'valid' Gaussian filtering of every channel of (N, C, H, W)."""
-    dev = str(x.device)
-    x = x @ _band_matrix(x.shape[-1], size, sigma, dev)
-    return (x.transpose(-1, -2) @ _band_matrix(x.shape[-2], size, sigma, dev)).transpose(-1, -2)
+def _filter_valid(x: Array, size: int, sigma: float) -> Array:
+    """Separable 'valid' Gaussian filtering of every channel of (N, C, H, W): 2 x `size` products a pixel.
+
+    BasicSR filters with the 2-D outer-product window (`cv2.filter2D`) and crops [5:-5]; the separable form sums
+    the same products in a different order (equal to ~1e-13 on [0, 255] values)."""
+    h = size // 2
+    n, c, height, width = x.shape
+    if isinstance(x, np.ndarray):
+        import cv2
+
+        g = _gaussian_window(size, sigma)
+        out = np.empty((n, c, height - size + 1, width - size + 1))
+        for i in range(n):
+            for j in range(c):
+                # the border mode only touches the cropped rim
+                out[i, j] = cv2.sepFilter2D(x[i, j], cv2.CV_64F, g, g)[h : height - h, h : width - h]
+        return out
+    g = _window_on(size, sigma, str(x.device))
+    x = x.reshape(n * c, 1, height, width)
+    x = torch.nn.functional.conv2d(x, g.view(1, 1, 1, size))
+    x = torch.nn.functional.conv2d(x, g.view(1, 1, size, 1))
+    return x.reshape(n, c, height - size + 1, width - size + 1)
 
 
-def ssim_reference(y: torch.Tensor, size: int = 11, sigma: float = 1.5) -> tuple[torch.Tensor, ...]:
-    """Ground-truth-side SSIM statistics (y, mu_y, E_w[y^2]), computed once and shared by every method."""
+def ssim_reference(y: Array, size: int = 11, sigma: float = 1.5) -> tuple[Array, Array, Array]:
+    """Ground-truth-side SSIM statistics (y, mu_y, sigma_y^2), computed once and shared by every method."""
     if min(y.shape[-2:]) < size:
         raise ValueError(f"SSIM needs frames of at least {size}x{size} pixels, got {tuple(y.shape[-2:])}")
-    y = y.double()
-    return y, _filter_valid(y, size, sigma), _filter_valid(y * y, size, sigma)
+    if isinstance(y, torch.Tensor):
+        y = y.double()
+    mu_y = _filter_valid(y, size, sigma)
+    return y, mu_y, _filter_valid(y * y, size, sigma) - mu_y * mu_y
 
 
-def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 255.0, size: int = 11, sigma: float = 1.5,
-         relu_cs: bool = False, ref: tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
+def ssim(x: Array, y: Array | None, data_range: float = 255.0, size: int = 11, sigma: float = 1.5,
+         relu_cs: bool = False, ref: tuple[Array, ...] | None = None) -> torch.Tensor:
     """Per-image SSIM (Wang et al. 2004) averaged over the 'valid' map and over channels; float64 throughout.
 
     `relu_cs` clamps the contrast-structure term at 0 before the product, as pyiqa's `ssim` does. `ref` is
     `ssim_reference(y)` when the caller already has it.
     """
-    y, mu_y, e_yy = ref if ref is not None else ssim_reference(y, size, sigma)
-    x = x.double()
+    y, mu_y, syy = ref if ref is not None else ssim_reference(y, size, sigma)
+    if isinstance(x, torch.Tensor):
+        x = x.double()
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     mu_x = _filter_valid(x, size, sigma)
-    sxx = _filter_valid(x * x, size, sigma) - mu_x**2
-    syy = e_yy - mu_y**2
-    sxy = _filter_valid(x * y, size, sigma) - mu_x * mu_y
+    mu_xy = mu_x * mu_y
+    sxx = _filter_valid(x * x, size, sigma) - mu_x * mu_x
+    sxy = _filter_valid(x * y, size, sigma) - mu_xy
     cs = (2 * sxy + c2) / (sxx + syy + c2)
     if relu_cs:
-        cs = cs.clamp_min(0.0)
-    s = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1) * cs
-    return s.flatten(1).mean(1)
+        cs = cs.clip(0.0, None) if isinstance(cs, np.ndarray) else cs.clamp_min(0.0)
+    s = (2 * mu_xy + c1) / (mu_x * mu_x + mu_y * mu_y + c1) * cs
+    s = s.reshape(len(s), -1).mean(1)
+    return torch.from_numpy(s) if isinstance(s, np.ndarray) else s
 
 
-def _rgb255(x: torch.Tensor) -> torch.Tensor:
-    return x.double() * 255.0
+def _rgb255(x: Array) -> Array:
+    return x * 255.0
 
 
-def _rgb1(x: torch.Tensor) -> torch.Tensor:
-    return x.double()
+def _rgb1(x: Array) -> Array:
+    return x
 
 
 @dataclass(frozen=True)
 class Fidelity:
     """How one PSNR/SSIM variant maps RGB in [0, 1] to the values it compares, and which formula it applies."""
 
-    space: Callable[[torch.Tensor], torch.Tensor]
+    space: Callable[[Array], Array]
     formula: str  # "psnr" | "ssim"
     data_range: float
     relu_cs: bool = False
+
+
+class _LastSpace:
+    """The colour space of the last frames seen, per space: psnr-y and ssim-y of the same chunk (and the ground
+    truth's side of both) share one luma computation. Keyed by the identity of the live input tensor, so a new
+    chunk, or a cropped view of it, is always recomputed."""
+
+    def __init__(self) -> None:
+        self.entries: dict[Callable, tuple[weakref.ref, Array]] = {}
+
+    def get(self, space: Callable[[Array], Array], x: torch.Tensor) -> Array:
+        hit = self.entries.get(space)
+        if hit is not None and hit[0]() is x:
+            return hit[1]
+        value = space(_work(x))
+        self.entries[space] = (weakref.ref(x), value)
+        return value
+
+
+_LAST_SPACE = _LastSpace()
 
 
 class FidelityMetric(Metric):
@@ -140,14 +206,14 @@ class FidelityMetric(Metric):
         self.card, self.spec = card, spec
 
     def reference(self, gt: torch.Tensor) -> object:
-        y = self.spec.space(gt.double())
+        y = _LAST_SPACE.get(self.spec.space, gt)
         return ssim_reference(y) if self.spec.formula == "ssim" else y
 
     def compute(self, out: torch.Tensor, gt: torch.Tensor | None, ref: object = None) -> torch.Tensor:
         if gt is None:
             raise ValueError(f"{self.card.name} needs a ground-truth clip")
         ref = self.reference(gt) if ref is None else ref
-        x = self.spec.space(out.double())
+        x = _LAST_SPACE.get(self.spec.space, out)
         if self.spec.formula == "psnr":
             return psnr(x, ref, self.spec.data_range)
         return ssim(x, None, self.spec.data_range, relu_cs=self.spec.relu_cs, ref=ref)
