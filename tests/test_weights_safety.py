@@ -143,8 +143,8 @@ def test_every_fetchable_weights_file_has_a_full_sha256_or_a_network_signature()
             and len(w.sha256) != 64]
     assert weak == []
     full = {w.name for w, _ in known_weights().values() if len(w.sha256) == 64}
-    assert {"RN50.pt", "LPIPS_v0.1_alex-df73285e.pth", "LPIPS_v0.1_vgg-a78928a0.pth",
-            "DISTS_weights-f5e65c96.pth"} <= full
+    assert {"RN50.pt", "ViT-L-14.pt", "LPIPS_v0.1_alex-df73285e.pth", "LPIPS_v0.1_vgg-a78928a0.pth",
+            "DISTS_weights-f5e65c96.pth", "niqe_pris_params.npz"} <= full
     for w, _ in known_weights().values():
         assert not w.sha256 or not w.sha256_prefix or w.sha256.startswith(w.sha256_prefix), w.name
 
@@ -152,6 +152,7 @@ def test_every_fetchable_weights_file_has_a_full_sha256_or_a_network_signature()
 def test_the_signatures_match_the_networks_that_load_the_files(tmp_path):
     """Stand-ins with each network's own state dict pass the structural check (random values, real layout)."""
     import torchvision
+    from pyiqa.archs.laion_aes_arch import MLP
     from pyiqa.archs.musiq_arch import MUSIQ
     from scipy.io import savemat
 
@@ -169,11 +170,18 @@ def test_the_signatures_match_the_networks_that_load_the_files(tmp_path):
     assert structure_problem(musiq, tmp_path / musiq.name) is None
     torch.save({"params": MUSIQ(pretrained=False).state_dict()}, tmp_path / musiq.name)  # a wrapper pyiqa unwraps
     assert structure_problem(musiq, tmp_path / musiq.name) is None
-    niqe = by_name["niqe_modelparameters.mat"]
-    savemat(tmp_path / niqe.name, {"mu_prisparam": np.zeros((1, 36)), "cov_prisparam": np.eye(36)})
-    assert structure_problem(niqe, tmp_path / niqe.name) is None
+    head = by_name["sac+logos+ava1-l14-linearMSE.pth"]
+    torch.save(MLP(768).state_dict(), tmp_path / head.name)
+    assert structure_problem(head, tmp_path / head.name) is None
+    torch.save(MLP(512).state_dict(), tmp_path / "b32-head.pth")  # the head of another CLIP (ViT-B/32)
+    wrong = structure_problem(head, tmp_path / "b32-head.pth")
+    assert wrong == "layers.0.weight of shape (1024, 512), expected (1024, 768)"
+    mat = WeightFile("params.mat", "https://example.org/params.mat",
+                     signature=(("mu_prisparam", None), ("cov_prisparam", (36, 36))))  # MAT variables as signature
+    savemat(tmp_path / mat.name, {"mu_prisparam": np.zeros((1, 36)), "cov_prisparam": np.eye(36)})
+    assert structure_problem(mat, tmp_path / mat.name) is None
     savemat(tmp_path / "bad.mat", {"mu_prisparam": np.zeros((1, 36))})
-    assert structure_problem(niqe, tmp_path / "bad.mat") == "no cov_prisparam"
+    assert structure_problem(mat, tmp_path / "bad.mat") == "no cov_prisparam"
     torch.save(torchvision.models.optical_flow.raft_large().state_dict(), tmp_path / "raft.pth")
     assert structure_problem(RAFT_THINGS, tmp_path / "raft.pth") is None
     torch.save({f"module.{k}": v for k, v in build_dover().state_dict().items()}, tmp_path / "dover.pth")

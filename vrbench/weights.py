@@ -2,17 +2,26 @@
 
 Learned metrics and methods declare `WeightFile`s on their cards (one type for both, so `vrbench weights status`
 lists every file anything needs). Nothing else in vrbench downloads anything.
-`VRBENCH_OFFLINE=1` guarantees no network access; a missing file then produces an error that names the file,
-its URL and the exact path to put it at.
+A file comes through its doors in order: the publisher's URL, then any package on PyPI that ships the same bytes
+(`PypiSource`, fetched with the user's own pip and its index configuration), each copy checked against the full
+sha256 before it is kept. The door a cached file came through is remembered beside its digest and recorded with
+every result. `VRBENCH_OFFLINE=1` guarantees no network access; a missing file then produces an error that names
+the file, its doors and the exact path to put it at.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import subprocess
+import sys
+import tarfile
 import tempfile
 import urllib.request
+import zipfile
 from dataclasses import dataclass
+from http.client import HTTPException
 from pathlib import Path
 
 from vrbench.digests import DigestMemo, sha256_file
@@ -32,6 +41,20 @@ def offline() -> bool:
 
 
 PLACES = ("hub", "package", "external")
+
+
+@dataclass(frozen=True)
+class PypiSource:
+    """The same bytes as a weights file, shipped inside a package on PyPI: `member` of `package==version`'s wheel,
+    or of its source archive (`sdist`; `member` is then the path below the archive's top folder)."""
+
+    package: str
+    version: str
+    member: str
+    sdist: bool = False
+
+    def __str__(self) -> str:
+        return f"PyPI {self.package} {self.version} {'sdist' if self.sdist else 'wheel'}: {self.member}"
 
 
 @dataclass(frozen=True)
@@ -56,10 +79,13 @@ class WeightFile:
     note: str = ""
     place: str = "hub"
     signature: tuple[tuple[str, tuple[int, ...] | None], ...] = ()  # shape None: any shape
+    pypi: tuple[PypiSource, ...] = ()  # further doors after `url`, tried in order
 
     def __post_init__(self) -> None:
         if self.place not in PLACES:
             raise ValueError(f"weights file '{self.name}': place must be one of {PLACES}, got {self.place!r}")
+        if self.pypi and len(self.sha256) != 64:
+            raise ValueError(f"weights file '{self.name}': a PyPI source needs the full sha256 to prove the same bytes")
 
     @classmethod
     def from_card(cls, file: str, url: str, sha256: str = "", note: str = "", place: str = "external") -> WeightFile:
@@ -88,10 +114,17 @@ class WeightFile:
     def present(self) -> bool:
         return self.managed and self.path.is_file() and self.path.stat().st_size > 0
 
+    @property
+    def doors(self) -> tuple[str, ...]:
+        """Where the file can come from, in the order `fetch` tries: its URL, then the PyPI packages shipping it."""
+        return (self.url, *map(str, self.pypi))
+
     def missing_message(self) -> str:
         if not self.managed:
             return f"{self.name}: get it from {self.url} into the method's checkout at {self.file}"
-        return f"{self.name}: download {self.url} and put it at {self.path} (or run `vrbench weights import FILE`)"
+        also = f"; `vrbench weights fetch {self.name}` also tries {'; '.join(map(str, self.pypi))}" if self.pypi else ""
+        return (f"{self.name}: download {self.url} and put it at {self.path} (or run `vrbench weights import FILE`)"
+                + also + (f" ({self.note})" if self.note else ""))
 
     def check(self, file: Path | None = None) -> str:
         """Verify the checksum of `file` (default: the cached copy); return its sha256 or raise InputError."""
@@ -189,8 +222,9 @@ class UnsafeWeights(InputError):
 
 
 def fetch(weight: WeightFile, *, force: bool = False) -> Path:
-    """Download a weights file to its cache path (atomically), verifying its checksum. Shipped files are checked in
-    place; files in a method's own checkout are the method's to fetch (InputError says where they go)."""
+    """Bring a weights file to its cache path through its doors in order (URL, then PyPI packages), keeping the
+    first copy whose sha256 matches (written atomically) and remembering which door it came through. Shipped files
+    are checked in place; files in a method's own checkout are the method's to fetch (InputError says where)."""
     if weight.place == "external":
         raise InputError("weights file belongs to an external method's checkout", file=weight.file,
                          hint=weight.missing_message())
@@ -200,18 +234,88 @@ def fetch(weight: WeightFile, *, force: bool = False) -> Path:
     if offline():
         raise VrbenchError(f"VRBENCH_OFFLINE is set and {weight.missing_message()}")
     weight.path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=weight.path.parent, prefix=f".{weight.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(weight.url, timeout=60) as response:
-            shutil.copyfileobj(response, out)
-        weight.check(Path(tmp))
-        os.replace(tmp, weight.path)
-    except OSError as e:
-        raise VrbenchError(f"could not download {weight.url}: {e}. {weight.missing_message()}") from e
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return weight.path
+    tried = []
+    for door, get in [(weight.url, _from_url), *((str(s), functools.partial(_from_pypi, s)) for s in weight.pypi)]:
+        fd, tmp = tempfile.mkstemp(dir=weight.path.parent, prefix=f".{weight.name}.")
+        os.close(fd)
+        try:
+            get(weight, Path(tmp))
+            weight.check(Path(tmp))
+            os.replace(tmp, weight.path)
+            remember_source(weight, door)
+            return weight.path
+        except (OSError, ValueError, HTTPException, VrbenchError, subprocess.SubprocessError) as e:
+            tried.append(f"{door} ({_one_line(e)})")
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    raise VrbenchError(f"could not fetch {weight.name}; tried {' | '.join(tried)}. {weight.missing_message()}")
+
+
+def _one_line(e: BaseException) -> str:
+    lines = [x.strip() for x in str(e).strip().splitlines() if x.strip()]
+    return lines[-1] if lines else type(e).__name__
+
+
+def _from_url(weight: WeightFile, out: Path) -> None:
+    with open(out, "wb") as f, urllib.request.urlopen(weight.url, timeout=60) as response:
+        shutil.copyfileobj(response, f)
+
+
+def _from_pypi(source: PypiSource, weight: WeightFile, out: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="vrbench-pypi-") as folder:
+        out.write_bytes(_archive_member(pip_download(source.package, source.version, Path(folder), source.sdist),
+                                        source.member))
+
+
+def pip_download(package: str, version: str, folder: Path, sdist: bool = False) -> Path:
+    """`pip download` one package's wheel (or sdist) into `folder` and return the archive, installing nothing. It runs
+    the user's own pip, so their index, proxy and certificate settings apply. pip prepares an sdist's metadata:
+    first in vrbench's own environment (`--no-build-isolation`; setuptools is a vrbench dependency), which
+    installs no build dependencies, and only if that fails in pip's isolated build environment."""
+    base = [sys.executable, "-m", "pip", "download", f"{package}=={version}", "--no-deps", "--no-input",
+            "--disable-pip-version-check", "-d", str(folder)]
+    tries = [["--no-binary", package, "--no-build-isolation"], ["--no-binary", package]] if sdist else \
+        [["--only-binary", ":all:"]]
+    for extra in tries:
+        done = subprocess.run([*base, *extra], capture_output=True, text=True, timeout=900, check=False)
+        archives = sorted(folder.iterdir())
+        if done.returncode == 0 and len(archives) == 1:
+            return archives[0]
+    raise VrbenchError(f"pip download {package}=={version} failed: {_one_line(Exception(done.stderr or done.stdout))}")
+
+
+def _archive_member(archive: Path, member: str) -> bytes:
+    """The bytes of `member` inside a wheel (zip) or an sdist (tar with one top folder), read without extracting."""
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as z:
+            if member in z.namelist():
+                return z.read(member)
+    else:
+        with tarfile.open(archive) as t:
+            for m in t.getmembers():
+                if m.isfile() and m.name.partition("/")[2] == member:
+                    return t.extractfile(m).read()
+    raise VrbenchError(f"{archive.name} holds no {member}")
+
+
+def remember_source(weight: WeightFile, door: str) -> None:
+    """Note beside the cached file's digest which door it came through (forgotten when the file changes)."""
+    memo = DigestMemo(torch_hub_dir() / "vrbench-sha256.json")
+    memo.remember(weight.path, {**memo.entry(weight.path), "source": door})
+    memo.save()
+
+
+def source(weight: WeightFile) -> str:
+    """Where the file in use came from: the door `fetch` brought it through, else what is known of it."""
+    if weight.place == "package":
+        return "shipped with vrbench"
+    if not weight.present():
+        return ""
+    memo = DigestMemo(torch_hub_dir() / "vrbench-sha256.json")
+    entry = memo.entry(weight.path)
+    memo.save()
+    return entry.get("source") or "placed in the cache by hand or by another tool"
 
 
 def import_file(file: Path, known: list[WeightFile]) -> Path:
@@ -232,6 +336,7 @@ def import_file(file: Path, known: list[WeightFile]) -> Path:
     tmp = weight.path.with_name(f".{weight.name}.importing")
     shutil.copyfile(file, tmp)
     os.replace(tmp, weight.path)
+    remember_source(weight, f"imported by hand ({file.name}, checked by `vrbench weights import`)")
     return weight.path
 
 

