@@ -42,3 +42,28 @@ def demo_report(demo_run, tmp_path_factory) -> Path:
     db, _, run = demo_run
     with Store(db) as store:
         return write_report(store, run, tmp_path_factory.mktemp("report") / run)
+
+
+@pytest.fixture(scope="session")
+def submissions(demo_run, tmp_path_factory) -> tuple[Path, Path]:
+    """Two submissions of the same protocol and LQ, exported with `vrbench export`: the demo run, and a second run
+    (bicubic again, and lanczos under its own name) scored into a copy of its store."""
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    from vrbench.cli import app
+
+    db, outputs, run = demo_run
+    work = tmp_path_factory.mktemp("submissions")
+    copy = work / "copy.sqlite"
+    with sqlite3.connect(db) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    cfg = parse_config({"name": "second-lab", "datasets": [{"name": "demo", "clips": ["bbb-bunny", "bikes-railing"]}],
+                        "methods": ["bicubic", "lanczos"], "metrics": ["psnr-rgb", "ssim-y"]})
+    assert run_benchmark(cfg, copy, outputs).failed == []
+    files = (work / "lab-a.json", work / "lab-b.json")
+    for name, store, file in ((run, db, files[0]), (cfg.name, copy, files[1])):
+        out = CliRunner().invoke(app, ["export", name, "--store", str(store), "--submission", str(file)])
+        assert out.exit_code == 0, out.output
+    return files
