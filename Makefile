@@ -24,6 +24,8 @@ system-deps:
 	@.ci/system-deps
 
 demo: $(STAMP)
+	@echo "== vrbench weights fetch niqe   (NIQE's parameters: BasicSR's GitHub, else the basicsr sdist on PyPI; the demo runs without them)"
+	-$(BIN)/vrbench weights fetch niqe
 	@echo "== vrbench run demo --replace   (a demo run of an older config is archived as demo@<time>)"
 	$(BIN)/vrbench run demo --replace
 
