@@ -32,7 +32,7 @@ def test_html_has_the_marked_and_cited_block(reported_report):
     block = page[page.index('<section id="reported">'):page.index('<section id="clips">')]
     assert block.count('<table class="reported sortable"') == 6 + 3  # SeedVR2: 6 sets, DTG-Restore: 3
     assert block.count("reported, not measured here") >= 9 and "arXiv 2506.05301, Table 1" in block
-    assert "Not ranked with this run's rows: this run has no results on this dataset" in block
+    assert "Not ranked with the measured rows: no measured results on this dataset" in block
     assert "SeedVR2-7B (seedvr2-7b) on spmcs, psnr-rgb: 20.66 in dtg-restore-table1; 22.90 in seedvr2-table1" in block
     assert '<a href="#reported">Reported (9)</a>' in page
     # the measured leaderboard is the run's alone
@@ -80,6 +80,6 @@ def test_rows_rank_with_measured_ones_only_when_the_protocol_matches_exactly(dem
     assert list(same.marks["PSNR"].values()).count("second") == 1
     other = reported_block([str(_card(tmp_path, "ef" * 32))], rt.boards, rt.info, rt.cards)["tables"][0]
     assert not other.ranked_with_run and [r["label"] for r in other.rows] == ["Earlier"]
-    assert other.apart_because == [f"LQ manifest efefefefefef differs from the run's {lq[:12]}"]
+    assert other.apart_because == [f"LQ manifest efefefefefef differs from the measured rows' {lq[:12]}"]
     inexact = reported_block([str(_card(tmp_path, lq, exact=False))], rt.boards, rt.info, rt.cards)["tables"][0]
     assert inexact.apart_because == ["metric conventions not known to match: PSNR"]

@@ -117,3 +117,15 @@ def test_leaderboard_build_writes_the_site_and_says_what_is_apart(submissions, t
     (tmp_path / "mine" / "notes.txt").write_text("keep")
     out = runner.invoke(app, ["leaderboard", "build", str(submissions[0]), "--out", str(tmp_path / "mine")])
     assert out.exit_code != 0 and (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+
+
+def test_leaderboard_build_can_show_reported_rows_apart(submissions, tmp_path):
+    out = runner.invoke(app, ["leaderboard", "build", *map(str, submissions), "--out", str(tmp_path / "site"),
+                              "--reported", "dtg-restore-table1"])
+    assert out.exit_code == 0, out.output
+    md = (tmp_path / "site" / "leaderboard.md").read_text()
+    measured, reported = md.split("## Reported results (not measured here)")
+    assert "lab-a" in measured and "DTG-Restore" not in measured
+    assert reported.count("*reported, not measured here*") == 3 and "| DTG-Restore | <u>22.76</u> |" in reported
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert page.count('<table class="reported sortable"') == 3 and page.count('<table class="leaderboard') == 1

@@ -35,12 +35,14 @@ def leaderboard_build(
     files: Annotated[list[Path], typer.Argument(metavar="SUBMISSION...", help="submission files (vrbench export "
                                                 "--submission)")],
     out: Annotated[Path, typer.Option("--out", help="folder of the static leaderboard (index.html and exports)")],
+    reported: Annotated[list[str] | None, typer.Option(
+        "--reported", help="a reported-result card to show in a block of its own (repeatable)")] = None,
 ) -> None:
     """Merge submissions into one static page; results whose protocol, LQ manifest or metric versions differ are
     kept in separate tables, with a line naming the hash that differs."""
     from vrbench.report.leaderboard import build_site
 
-    page, notes = build_site(list(files), out)
+    page, notes = build_site(list(files), out, reported=reported)
     for note in notes:
         console.print(f"[yellow]{escape(note)}[/]", soft_wrap=True)
     console.print(f"leaderboard: {escape(str(page))}", soft_wrap=True)

@@ -150,14 +150,27 @@ def _member_rows(group: Group) -> list[dict[str, Any]]:
     return out
 
 
-def leaderboard_context(files: list[Path], *, level: float = 0.95) -> dict[str, Any]:
+def _measured(built: list[tuple[Group, tables.Board]]) -> dict[str, dict[str, Any]]:
+    """Per dataset, the first table's protocol, LQ hash and complete means (what reported rows are checked against)."""
+    out: dict[str, dict[str, Any]] = {}
+    for g, b in built:
+        out.setdefault(g.dataset, {"protocol": g.protocol, "lq_manifest_sha256": g.lq_manifest_sha256,
+                                   "means": {m: {k: b.mean(m, k) for k in b.metrics if b.complete(m, k)}
+                                             for m in b.methods}})
+    return out
+
+
+def leaderboard_context(files: list[Path], *, level: float = 0.95, reported: list[str] | None = None
+                        ) -> dict[str, Any]:
     from vrbench.report.html import leaderboard_tables
+    from vrbench.report.reported import reported_view
 
     groups, notes = merge(files)
     built = [(g, group_board(g)) for g in groups]
     built = [(g, b) for g, b in built if b is not None]
     boards = [b for _, b in built]
     rendered = leaderboard_tables(boards, level)
+    block = reported_view(reported or [], _measured(built))
     sections = []
     for (g, _), board in zip(built, rendered, strict=True):
         sections.append({"board": board, "dataset": g.dataset, "protocol": g.protocol,
@@ -165,23 +178,24 @@ def leaderboard_context(files: list[Path], *, level: float = 0.95) -> dict[str, 
                          "versions": g.versions, "members": _member_rows(g),
                          "apart": sum(1 for h in groups if h.dataset == g.dataset) > 1})
     return {"sections": sections, "notes": notes, "boards": boards, "level": int(level * 100),
-            "files": [f.name for f in files], "groups": groups}
+            "files": [f.name for f in files], "groups": groups, "reported": block}
 
 
-def build_site(files: list[Path], out: Path) -> tuple[Path, list[str]]:
+def build_site(files: list[Path], out: Path, *, reported: list[str] | None = None) -> tuple[Path, list[str]]:
     """index.html (self-contained), leaderboard.csv / .md / .tex and merged.json in `out`; returns the page and the
-    kept-apart notes. `out` must be new, empty or a leaderboard folder vrbench made."""
+    kept-apart notes. `out` must be new, empty or a leaderboard folder vrbench made. `reported`: reported-result
+    cards shown in a block of their own."""
     from vrbench.fsutil import atomic_write_text, claim_folder, remove_stale
     from vrbench.report.export import write_tables
     from vrbench.report.html import render
 
-    context = leaderboard_context(files)
+    context = leaderboard_context(files, reported=reported)
     out = claim_folder(out, "leaderboard")
     remove_stale(out)
     page = out / "index.html"
     atomic_write_text(page, render({k: v for k, v in context.items() if k not in ("boards", "groups")},
                                    "leaderboard.html.j2"))
-    write_tables(context["boards"], out)
+    write_tables(context["boards"], out, reported=context["reported"]["tables"])
     merged = {"submissions": context["files"], "kept_apart": context["notes"],
               "tables": [{"dataset": g.dataset, "protocol": g.protocol, "protocol_sha256": g.protocol_sha256,
                           "lq_manifest_sha256": g.lq_manifest_sha256, "metric_versions": g.versions,

@@ -29,13 +29,18 @@ def measured_summary(boards: list[Board], info: dict[str, Any]) -> dict[str, dic
 
 def reported_block(names: list[str], boards: list[Board], info: dict[str, Any], cards: MetricCards
                    ) -> dict[str, Any]:
-    """{"tables": [ReportedTable], "html": [template dicts]} for the named cards (empty lists without any)."""
+    """{"tables": [ReportedTable], "html": [template dicts]} for the named cards beside a run's boards (empty lists
+    without any)."""
+    return reported_view(names, measured_summary(boards, info) if names else {})
+
+
+def reported_view(names: list[str], measured: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The block for the named cards beside measured rows summarised as `measured_summary` does."""
     if not names:
         return {"tables": [], "html": []}
     from vrbench.reported.cards import load_cards, load_catalog
 
-    selected = load_cards(names)
-    found = reported_tables(selected, list(load_catalog()[0].values()), measured_summary(boards, info))
+    found = reported_tables(load_cards(names), list(load_catalog()[0].values()), measured)
     return {"tables": found, "html": [_html_table(t, i) for i, t in enumerate(found)]}
 
 
@@ -88,7 +93,7 @@ def to_markdown(t: ReportedTable) -> str:
 
 def _ranking_sentence(t: ReportedTable, escape) -> str:
     if t.ranked_with_run:
-        return "Same protocol, LQ and metric conventions as this run: ranked together with the measured rows."
+        return "Same protocol, LQ and metric conventions as the measured rows: ranked together with the measured rows."
     return ("Values as printed; best and second marked among these rows only, never ranked with measured rows ("
             + escape("; ".join(t.apart_because)) + ").")
 

@@ -86,20 +86,20 @@ def _marks(rows: list[dict[str, Any]], metric: str, higher: bool | None) -> dict
 
 
 def _apart_reasons(card: ReportedCard, dataset: str, measured: dict[str, Any] | None) -> list[str]:
-    """Why this card's rows on `dataset` cannot be ranked with the run's measured rows (empty: they can)."""
+    """Why this card's rows on `dataset` cannot be ranked with the measured rows (empty: they can)."""
     if measured is None:
-        return ["this run has no results on this dataset"]
+        return ["no measured results on this dataset"]
     reasons = []
     ours = card.protocol.get("vrbench_protocol")
     if ours != measured["protocol"]:
-        reasons.append(f"protocol: the paper's conventions are not a vrbench protocol card (run: "
+        reasons.append(f"protocol: the paper's conventions are not a vrbench protocol card (measured here: "
                        f"{measured['protocol']})" if ours is None else
-                       f"protocol {ours} differs from the run's {measured['protocol']}")
-    lq = (card.protocol.get("lq_manifest_sha256") or {}).get(dataset)
+                       f"protocol {ours} differs from the measured rows' {measured['protocol']}")
+    lq, here = (card.protocol.get("lq_manifest_sha256") or {}).get(dataset), measured["lq_manifest_sha256"][:12]
     if lq is None:
-        reasons.append(f"LQ: {card.protocol.get('lq')} (run: LQ manifest {measured['lq_manifest_sha256'][:12]})")
+        reasons.append(f"LQ: {card.protocol.get('lq')} (measured here: LQ manifest {here})")
     elif lq != measured["lq_manifest_sha256"]:
-        reasons.append(f"LQ manifest {lq[:12]} differs from the run's {measured['lq_manifest_sha256'][:12]}")
+        reasons.append(f"LQ manifest {lq[:12]} differs from the measured rows' {here}")
     inexact = [m for m, mm in card.metrics.items() if not mm.exact]
     if inexact:
         reasons.append(f"metric conventions not known to match: {', '.join(inexact)}")
