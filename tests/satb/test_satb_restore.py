@@ -49,15 +49,37 @@ def test_restoration_is_deterministic_given_a_seed(tiny_ckpt, lq, sampling):
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
-def test_frame_noise_is_seeded_by_derive_seed_and_the_version_is_in_the_config():
+def test_frame_noise_is_shared_by_blocks_of_frames_and_the_version_is_in_the_config():
     from vrbench.satb.restore import SAMPLING_VERSION, frame_noise
     from vrbench.seeds import derive_seed
 
-    draws = frame_noise(7, np.array([3, 4]), (2, 5))(1)
-    expected = torch.randn((2, 5), generator=torch.Generator().manual_seed(derive_seed(7, 4, 1)))
-    assert draws.shape == (1, 2, 2, 5) and torch.equal(draws[0, 1], expected)
-    assert not torch.equal(draws[0, 0], draws[0, 1])
-    assert SAMPLING_VERSION == 2 and SamplingConfig().to_dict()["sampling_version"] == SAMPLING_VERSION
+    draws = frame_noise(7, np.array([4, 5, 6]), (2, 5), block=3)(1)
+    expected = torch.randn((2, 5), generator=torch.Generator().manual_seed(derive_seed(7, 2, 1)))  # block 6 // 3
+    assert draws.shape == (1, 3, 2, 5) and torch.equal(draws[0, 2], expected)
+    assert torch.equal(draws[0, 0], draws[0, 1]) and not torch.equal(draws[0, 1], draws[0, 2])  # frames 4, 5: block 1
+    assert SAMPLING_VERSION == 3 and SamplingConfig().to_dict()["sampling_version"] == SAMPLING_VERSION
+
+
+def test_dtg_with_zero_offset_is_annealed_cfg_and_the_rescale_keeps_x_over_alpha():
+    from vrbench.satb.sampling import dtg_denoiser
+    from vrbench.satb.schedule import rf_alpha
+
+    seen = []
+
+    def uncond(x, t):
+        seen.append((x.clone(), t))
+        return x * 0.5
+
+    def cond(x, t):
+        return x + 1.0
+
+    x = torch.ones(2)
+    out = dtg_denoiser(cond, uncond, scale=3.0, delta=0.0, t_start=0.5)(x, 0.5)  # a(1) = 1: alpha = 3, tau = t
+    assert torch.allclose(out, 0.5 * x + 3.0 * (x + 1.0 - 0.5 * x)) and seen[-1][1] == 0.5
+    dtg_denoiser(cond, uncond, scale=3.0, delta=0.1, t_start=0.5)(x, 0.5)
+    assert seen[-1][1] == pytest.approx(0.4) and torch.allclose(seen[-1][0], x * rf_alpha(0.4) / rf_alpha(0.5))
+    dtg_denoiser(cond, uncond, scale=3.0, delta=0.1, t_start=0.5, rescale=False)(x, 0.5)
+    assert torch.equal(seen[-1][0], x)
 
 
 def test_zero_steps_is_the_predictor_and_does_not_depend_on_the_seed(tiny_ckpt, lq):
@@ -91,7 +113,7 @@ def test_adapter_restores_a_video_and_rejects_bad_calls(tiny_ckpt, lq):
     video = Video.from_array(lq[:5], fps=25.0, name="bbb")
     out = method.restore(video, scale=4, steps=None, seed=0)
     assert (out.num_frames, out.height, out.width, out.fps) == (5, 48, 64, 25.0)
-    assert method.config()["checkpoint_sha256"] and method.config()["sampler"] == "ddim"
+    assert method.config()["checkpoint_sha256"] and method.config()["sampler"] == "dpmpp-2m-sde"
     with pytest.raises(InputError, match=r"one scale only \(clip 'bbb'\): expected x4, found x2"):
         method.restore(video, scale=2, steps=1, seed=0)
     with pytest.raises(InputError, match="steps >= 0"):

@@ -73,9 +73,13 @@ def test_dtg_without_offset_is_cfg_and_anneals_to_the_conditional_branch():
     x = torch.randn(5)
     cfg = cfg_denoiser(cond, uncond, 2.5)
     assert torch.allclose(dtg_denoiser(cond, uncond, 2.5, 0.0, 0.5, "linear")(x, 0.5), cfg(x, 0.5))
-    # at the start the unconditional branch sits at t - delta
-    expected = uncond(x, 0.4) + 2.5 * (cond(x, 0.5) - uncond(x, 0.4))
+    # at the start the unconditional branch sits at t - delta, its input scaled by alpha(0.4) / alpha(0.5) = 1.2
+    u = uncond(1.2 * x, 0.4)
+    expected = u + 2.5 * (cond(x, 0.5) - u)
     assert torch.allclose(dtg_denoiser(cond, uncond, 2.5, 0.1, 0.5, "linear")(x, 0.5), expected)
+    u = uncond(x, 0.4)
+    expected = u + 2.5 * (cond(x, 0.5) - u)
+    assert torch.allclose(dtg_denoiser(cond, uncond, 2.5, 0.1, 0.5, "linear", rescale=False)(x, 0.5), expected)
     # as t -> 0: delta -> 0 and alpha -> 1, so the result is the conditional estimate
     for kind in ("exponential", "linear", "cosine"):
         assert torch.allclose(dtg_denoiser(cond, uncond, 2.5, 0.1, 0.5, kind)(x, 1e-9), cond(x, 1e-9), atol=1e-6)

@@ -34,6 +34,16 @@ def test_demo_train_never_overlaps_the_demo_evaluation_clips():
     assert len(val) == 4 and set(val) <= set(gt)
 
 
+def test_demo_photos_holds_no_video_frame_and_keeps_whole_photos_for_validation():
+    from vrbench.satb.data import PHOTOS, VAL_PHOTOS, demo_photo_clips
+
+    gt, info, val = demo_photo_clips(0, per_photo=1)
+    assert all(meta["source"].startswith("skimage.data.") for meta in info.values())
+    assert len(gt) == len(PHOTOS) and sorted(val) == sorted(f"photo-{p}-0" for p in VAL_PHOTOS)
+    train_sources = {info[k]["source"] for k in gt if k not in val}
+    assert not train_sources & {f"skimage.data.{p}" for p in VAL_PHOTOS}
+
+
 def test_camera_path_moves_smoothly_and_is_seeded():
     import skimage.data
 
@@ -108,7 +118,10 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, train_dir):
 
     assert losses(straight) == losses(resumed) and resumed["steps_done"] == 4
     meta = read_metadata(tmp_path / "b.safetensors")
-    assert meta["command"].startswith(f"vrbench satb train --data {train_dir} --preset bicubic-x4 --variant satb")
+    assert meta["command"].startswith(f"vrbench satb train --recipe cpu --data {train_dir} --preset bicubic-x4 "
+                                      "--variant satb")
+    # the Haar space was normalised on the training GT, and the denoiser's sigma_data measured per band
+    assert len(meta["net"]["band_rms"]) == 48 and len(meta["net"]["sigma_data"]) == 48
     assert "logical CPUs" in meta["hardware"] and meta["wall_time_s"] > 0
     assert meta["data_manifest"]["preset"] == "bicubic-x4" and set(meta["data_manifest"]["clips"]) == {
         "a-0000", "b-0000"}

@@ -30,8 +30,9 @@ def sweep_config(methods: list[str], steps: list[int], dataset: str, metrics: li
                  clips: list[str] | None = None, root: str | None = None, run: str | None = None,
                  options: dict[str, Any] | None = None, device: str | None = None) -> RunConfig:
     """The benchmark config of a sweep: one method entry per method with every step count; seeds as a plan axis."""
-    if not steps or any(s < 1 for s in steps):
-        raise InputError("bad step counts", expected="positive integers, e.g. 1,2,4,8", found=steps)
+    if not steps or any(s < 0 for s in steps):
+        raise InputError("bad step counts", expected="step counts >= 0, e.g. 0,1,2,4,8 (0: a method's one-pass "
+                         "output, such as SATB's predictor)", found=steps)
     for m in methods:
         check_supports_steps(m)
     return parse_config({

@@ -1,3 +1,3 @@
 """Imports the built-in metric modules so they register themselves."""
 
-from vrbench.metrics import fidelity, learned, temporal_metrics, video  # noqa: F401
+from vrbench.metrics import fidelity, learned, perception, temporal_metrics, video  # noqa: F401

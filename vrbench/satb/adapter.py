@@ -82,8 +82,9 @@ def _card(name: str, summary: str, checkpoint: str, notes: str = "") -> MethodCa
         weights=(WeightFile(f"{checkpoint}.safetensors", "shipped in the package", "satb/checkpoints",
                             place="package", note="fp16 EMA weights; training command, hardware and data manifest "
                             "in the metadata"),),
-        params=PARAMS, notes=notes or "pixel-unshuffle x4 space, 3-frame (2+1)D networks, DDIM steps on the "
-        "released SATB-VR timestep rule mapped to rectified flow; N = 0 returns the predictor output")
+        params=PARAMS, notes=notes or "band-normalised Haar of pixel-unshuffle x4, 3-frame (2+1)D networks, "
+        "DPM-Solver++(2M) SDE steps on the released SATB-VR timestep rule mapped to rectified flow, noise shared by "
+        "3-frame blocks; N = 0 returns the predictor output")
 
 
 @METHODS.register(_card("satb", "Built-in SATB few-step restorer (SNR-aware trajectory blending + DDC), 1-5 steps",

@@ -81,7 +81,7 @@ def load_checkpoint(name_or_path: str | Path, scale: int | None = None):
     file = checkpoint_path(name_or_path)
     meta = read_metadata(file)
     try:
-        net = NetConfig(**meta["net"])
+        net = NetConfig(**{"space": "unshuffle", **meta["net"]})  # checkpoints before the Haar space name none
     except TypeError as e:
         raise InputError("SATB checkpoint has an unknown architecture", file=file,
                          expected=f"fields of {sorted(NetConfig().to_dict())}", found=sorted(meta["net"])) from e

@@ -13,34 +13,73 @@ from vrbench.clikit import console
 satb_app = typer.Typer(no_args_is_help=True, help="The built-in SATB few-step restorer: train, evaluate, inspect.")
 
 
+def _recipe(name: str):
+    from vrbench.errors import InputError
+    from vrbench.satb.train import RECIPES
+
+    if name not in RECIPES:
+        raise InputError("unknown SATB training recipe", expected=" | ".join(RECIPES), found=repr(name))
+    return RECIPES[name]
+
+
 @satb_app.command("train")
 def satb_train(
     out: Annotated[Path, typer.Option("--out", help="checkpoint to write (.safetensors)")],
-    data: Annotated[str, typer.Option("--data", help="'demo-train' or a folder of GT clips")] = "demo-train",
+    recipe: Annotated[str, typer.Option("--recipe", help="cpu (small, the shipped checkpoints) | gpu")] = "cpu",
+    data: Annotated[str | None, typer.Option("--data", help="'demo-photos', 'demo-train' or a folder of GT clips")]
+    = None,
     preset: Annotated[str, typer.Option("--preset", help="degradation preset for the LQ")] = "realbasicvsr-x4",
     variant: Annotated[str, typer.Option("--variant", help="satb | naive | no-ddc | w1 | linear | cosine")] = "satb",
-    steps: Annotated[int, typer.Option("--steps")] = 2000,
-    channels: Annotated[int, typer.Option("--channels", help="denoiser width")] = 32,
-    batch: Annotated[int, typer.Option("--batch")] = 8,
-    patch: Annotated[int, typer.Option("--patch", help="LQ patch size")] = 16,
-    lr: Annotated[float, typer.Option("--lr")] = 4e-4,
+    steps: Annotated[int | None, typer.Option("--steps", help="default: the recipe's")] = None,
+    channels: Annotated[int | None, typer.Option("--channels", help="denoiser width (default: the recipe's)")] = None,
+    batch: Annotated[int | None, typer.Option("--batch")] = None,
+    patch: Annotated[int | None, typer.Option("--patch", help="LQ patch size")] = None,
+    lr: Annotated[float | None, typer.Option("--lr")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     threads: Annotated[int, typer.Option("--threads", help="torch CPU threads")] = 1,
-    val_every: Annotated[int, typer.Option("--val-every")] = 250,
+    val_every: Annotated[int | None, typer.Option("--val-every")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue from <out>.state.safetensors")] = False,
 ) -> None:
     """Train P and D jointly with SATB (or an ablation) and write a small fp16 EMA checkpoint with provenance."""
+    from dataclasses import replace
+
+
+    base = _recipe(recipe)
+    given = {"data": data, "steps": steps, "batch": batch, "patch": patch, "lr": lr, "val_every": val_every}
+    cfg = replace(base, preset=preset, variant=variant, seed=seed, threads=threads,
+                  **{k: v for k, v in given.items() if v is not None},
+                  net={**base.net, **({"channels": channels} if channels else {})})
+    _train_with_bar(cfg, out, resume)
+
+
+def _train_with_bar(cfg, out: Path, resume: bool) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from vrbench.satb.train import TrainConfig, train
+    from vrbench.satb.train import train
 
-    cfg = TrainConfig(data=data, preset=preset, variant=variant, steps=steps, batch=batch, patch=patch, lr=lr,
-                      seed=seed, threads=threads, val_every=val_every, net={"scale": 4, "channels": channels})
     with Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, disable=not console.is_terminal) as bar:
-        task = bar.add_task("train", total=steps)
+        task = bar.add_task("train", total=cfg.steps)
         train(cfg, out, resume=resume, log=console.print,
               on_step=lambda done, total: bar.update(task, completed=done, total=total))
+
+
+@satb_app.command("study")
+def satb_study(
+    out: Annotated[Path, typer.Option("--out", help="folder for the checkpoints, study.json and study.md")],
+    recipe: Annotated[str, typer.Option("--recipe", help="cpu | gpu")] = "cpu",
+    seeds: Annotated[str, typer.Option("--seeds", help="training seeds, comma-separated")] = "0,1,2",
+    steps: Annotated[int | None, typer.Option("--steps", help="default: the recipe's")] = None,
+) -> None:
+    """Train satb, naive and no-ddc at every seed, score them on the demo clips (unseen content) and print the
+    table with mean ± std over seeds."""
+    from vrbench.satb.study import STUDY_METRICS, markdown, run_study
+
+    _recipe(recipe)
+    summary = run_study(recipe, [int(s) for s in seeds.split(",") if s.strip()], out, steps, log=console.print)
+    console.print(markdown(summary["table"], STUDY_METRICS), markup=False)
+    console.print_json(json.dumps({"validation": summary["validation"], "train_wall_s": summary["train_wall_s"],
+                                   "wall_s": summary["wall_s"]}))
 
 
 @satb_app.command("eval")

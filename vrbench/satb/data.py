@@ -1,12 +1,14 @@
 """Training data of the built-in restorer: the `demo-train` split, GT/LQ pair caches and the patch sampler.
 
-`demo-train` never overlaps the demo's evaluation clips. It is cut from
+`demo-train` never overlaps the demo's evaluation frames (but shares their shots). It is cut from
 - the held-out frame ranges of the bundled clips (`vrbench.data.demo.DEMO_HELD_OUT`: Big Buck Bunny 72-131,
   bikes 0-149, carphone 40-119), in 12-frame segments at native resolution (Big Buck Bunny also at half size);
 - still photos shipped with scikit-image moved along a smooth synthetic camera path (shift, zoom, rotation).
-One clip of each family is kept for validation. The LQ comes from `vrbench.degrade.degrade_clip` once per
-(clip, realisation) and is cached with the GT in one safetensors file whose metadata holds the data manifest (the
-seed each LQ was made with; a seed whose drawn parameters the synthesizer rejects is replaced by seed + 1000, logged).
+One clip of each family is kept for validation. `demo-photos` (the shipped checkpoints' data) holds only the photo
+clips, so no frame of any evaluated video is seen in training; two photos are validation only. The LQ comes from
+`vrbench.degrade.degrade_clip` once per (clip, realisation) and is cached with the GT in one safetensors file whose
+metadata holds the data manifest (the seed each LQ was made with; a seed whose drawn parameters the synthesizer
+rejects is replaced by seed + 1000, logged).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ SEGMENT = 12  # frames per training clip
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
           "brick", "grass", "gravel")
 DATA_VERSION = "1"
+VAL_PHOTOS = ("coffee", "gravel")  # `demo-photos`: these photos are validation only (a scene and a texture)
 
 
 @dataclass
@@ -117,6 +120,22 @@ def demo_train_clips(seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, di
     return gt, info, sorted(families.values())
 
 
+def demo_photo_clips(seed: int = 0, per_photo: int = 3) -> tuple[dict[str, np.ndarray], dict[str, dict], list[str]]:
+    """GT clips of `demo-photos`: only the scikit-image photos on synthetic camera paths (no frame of any video, so
+    every demo clip is unseen content); `per_photo` clips per training photo, one per validation photo."""
+    rng = np.random.default_rng(seed)
+    gt, info, val = {}, {}, []
+    for name in PHOTOS:
+        photo = _photo(name)
+        for k in range(1 if name in VAL_PHOTOS else per_photo):
+            key = f"photo-{name}-{k}"
+            gt[key] = camera_path_clip(photo, 192, SEGMENT, rng)
+            info[key] = {"source": f"skimage.data.{name}", "motion": "synthetic", "view": k}
+            if name in VAL_PHOTOS:
+                val.append(key)
+    return gt, info, val
+
+
 def folder_clips(root: Path) -> tuple[dict[str, np.ndarray], dict[str, dict], list[str]]:
     """GT clips of a folder (`root/GT/<clip>` or `root/<clip>`, frame folders or videos), cut into segments."""
     from vrbench.video import CONTAINER_EXTENSIONS, open_video
@@ -142,7 +161,7 @@ def folder_clips(root: Path) -> tuple[dict[str, np.ndarray], dict[str, dict], li
 # ---- the cache ----------------------------------------------------------------------------------------------------
 def build_pairs(data: str, preset: str, scale: int = 4, realisations: int = 2, seed: int = 0,
                 cache_dir: Path | None = None, log=print) -> Pairs:
-    """GT/LQ pairs for `data` ('demo-train' or a folder), degraded once and cached as safetensors."""
+    """GT/LQ pairs for `data` ('demo-train', 'demo-photos' or a folder), degraded once and cached as safetensors."""
     from vrbench.paths import data_root
 
     key = hashlib.sha256(json.dumps([DATA_VERSION, data, preset, scale, realisations, seed]).encode()).hexdigest()
@@ -151,6 +170,8 @@ def build_pairs(data: str, preset: str, scale: int = 4, realisations: int = 2, s
         return load_pairs(cache)
     if data == "demo-train":
         gt, info, val = demo_train_clips(seed)
+    elif data == "demo-photos":
+        gt, info, val = demo_photo_clips(seed)
     else:
         gt, info, val = folder_clips(Path(data))
     pairs = degrade_pairs(gt, info, val, preset, scale, realisations, seed, log)
@@ -255,7 +276,7 @@ def sample_batch(pairs: Pairs, names: list[str], batch: int, patch: int, window:
     return np.ascontiguousarray(np.stack(gts)), np.ascontiguousarray(np.stack(lqs))
 
 
-def batch_to_space(gt: np.ndarray, lq: np.ndarray, scale: int, gain: float):
+def batch_to_space(gt: np.ndarray, lq: np.ndarray, net):
     """uint8 batches from `sample_batch` -> (x_gt, z_lq) float tensors (B, T, 3 s^2, P, P) in the unshuffled space."""
     from vrbench.metrics.engine import to_tensor
     from vrbench.satb.nets import lq_to_space, to_space
@@ -264,5 +285,5 @@ def batch_to_space(gt: np.ndarray, lq: np.ndarray, scale: int, gain: float):
         return to_tensor(x.reshape(-1, *x.shape[2:]), "cpu").reshape(*x.shape[:2], 3, *x.shape[2:4])
 
     g, q = frames(gt), frames(lq)
-    z = lq_to_space(q, scale, gain)[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
-    return to_space(g, scale, gain), z
+    z = lq_to_space(q, net)[..., MARGIN:-MARGIN, MARGIN:-MARGIN]
+    return to_space(g, net), z

@@ -30,7 +30,8 @@ def bicubic(lq: np.ndarray, scale: int) -> np.ndarray:
                      for f in lq])
 
 
-def validation_psnr(predictor, denoiser, pairs, steps: tuple[int, ...] = (0, 1, 4)) -> dict[str, float]:
+def validation_psnr(predictor, denoiser, pairs, steps: tuple[int, ...] = (0, 1, 4),
+                    device: str = "cpu") -> dict[str, float]:
     """Mean RGB PSNR over the validation clips: bicubic and N-step DDIM restorations (N = 0: predictor only)."""
     scale, s = predictor.cfg.scale, SamplingConfig()
     scores: dict[str, list[float]] = {"bicubic": [], **{f"N{n}": [] for n in steps}}
@@ -38,7 +39,7 @@ def validation_psnr(predictor, denoiser, pairs, steps: tuple[int, ...] = (0, 1, 
         gt, lq = pairs.gt[name][VAL_FRAMES], pairs.lq[name][0][VAL_FRAMES]
         scores["bicubic"].append(psnr_rgb(bicubic(lq, scale), gt))
         for n in steps:
-            out = restore_array(predictor, denoiser, s, lq, steps=n, seed=0)
+            out = restore_array(predictor, denoiser, s, lq, steps=n, seed=0, device=device)
             scores[f"N{n}"].append(psnr_rgb(out, gt))
     return {k: round(float(np.mean(v)), 3) for k, v in scores.items()}
 

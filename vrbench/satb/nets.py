@@ -32,13 +32,23 @@ class NetConfig:
     channels: int = 48  # width of the denoiser's full-resolution stage
     predictor_channels: int = 32
     predictor_blocks: int = 3
-    window: int = 3  # frames seen together during training
-    # [-1, 1] pixels times `gain` give unit-variance data (std 0.48 -> 0.97 on demo-train), the convention of latent
-    # diffusion's scaling factor, so the released SNR-matched timesteps mean the same noise level relative to the
-    # signal as in SATB-VR's scaled VAE latents
+    window: int = 3  # frames seen together during training; sampling noise is shared within blocks of this many frames
+    # space (docs/satb.md, Space): 'haar' = a 2-level orthonormal Haar transform of each unshuffled s x s block, every
+    # band divided by its RMS on the training GT (`band_rms`, measured when training starts), so fine detail has the
+    # same signal-to-noise ratio as coarse content at every diffusion time; 'unshuffle' = the unshuffled pixels times
+    # `gain` (the first shipped space)
+    space: str = "haar"
+    band_rms: tuple[float, ...] = ()  # one value per space channel (3 s^2); empty: all 1
+    # [-1, 1] pixels times `gain` give unit-variance data in the 'unshuffle' space (std 0.48 -> 0.97 on demo-train)
     gain: float = 2.0
-    # std of x0 - z_lq (GT minus upsampled LQ) in that space on demo-train with realbasicvsr-x4: 2 x 0.124
-    sigma_data: float = 0.25
+    # std of x0 - z_lq (GT minus upsampled LQ) in the space: one value, or one per space channel (measured on the
+    # training data for the 'haar' space, where the coarse bands differ little from the LQ and the fine ones a lot)
+    sigma_data: float | tuple[float, ...] = 0.25
+
+    def __post_init__(self) -> None:  # JSON metadata gives lists
+        object.__setattr__(self, "band_rms", tuple(float(v) for v in self.band_rms))
+        if not isinstance(self.sigma_data, (int, float)):
+            object.__setattr__(self, "sigma_data", tuple(float(v) for v in self.sigma_data))
 
     @property
     def space_channels(self) -> int:
@@ -49,25 +59,69 @@ class NetConfig:
 
 
 # ---- the space ------------------------------------------------------------------------------------------------------
-def to_space(frames: torch.Tensor, scale: int, gain: float = 2.0) -> torch.Tensor:
-    """(B, T, 3, H, W) in [0, 1] -> (B, T, 3 s^2, H/s, W/s) in [-gain, gain] by pixel-unshuffle (exactly invertible)."""
+def haar_matrix(n: int) -> torch.Tensor:
+    """Orthonormal 1-D Haar matrix of size n (a power of 2), coarsest row first: H_n = [H_{n/2} (x) [1, 1] / sqrt 2;
+    I_{n/2} (x) [1, -1] / sqrt 2] (Haar 1910; the standard recursive construction)."""
+    if n == 1:
+        return torch.ones(1, 1, dtype=torch.float64)
+    if n % 2:
+        raise ValueError(f"the Haar transform needs a power-of-two block size, found {n}")
+    r = 2.0**-0.5
+    top = torch.kron(haar_matrix(n // 2), torch.tensor([[r, r]], dtype=torch.float64))
+    bottom = torch.kron(torch.eye(n // 2, dtype=torch.float64), torch.tensor([[r, -r]], dtype=torch.float64))
+    return torch.cat([top, bottom])
+
+
+def space_matrix(net: NetConfig) -> torch.Tensor:
+    """(C, C) float32 map from unshuffled pixels (channel c s^2 + i s + j) to the space: per colour, kron(H, H) of the
+    s x s block, then each band divided by its RMS (identity times `gain` for the 'unshuffle' space)."""
+    c = net.space_channels
+    if net.space == "unshuffle":
+        return torch.eye(c) * net.gain
+    if net.space != "haar":
+        raise ValueError(f"unknown space '{net.space}': expected haar or unshuffle")
+    h = haar_matrix(net.scale)
+    m = torch.kron(torch.eye(3, dtype=torch.float64), torch.kron(h, h))
+    rms = torch.tensor(net.band_rms or [1.0] * c, dtype=torch.float64)
+    return (m / rms[:, None]).float()
+
+
+def _channel_map(z: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("dc,btchw->btdhw", m.to(z.device, z.dtype), z)
+
+
+def unshuffle_pixels(frames: torch.Tensor, scale: int) -> torch.Tensor:
+    """(B, T, 3, H, W) in [0, 1] -> (B, T, 3 s^2, H/s, W/s) pixels in [-1, 1], pixel-unshuffled."""
     b, t = frames.shape[:2]
-    z = F.pixel_unshuffle((frames.flatten(0, 1) * 2.0 - 1.0) * gain, scale)
-    return z.unflatten(0, (b, t))
+    return F.pixel_unshuffle(frames.flatten(0, 1) * 2.0 - 1.0, scale).unflatten(0, (b, t))
 
 
-def from_space(z: torch.Tensor, scale: int, gain: float = 2.0) -> torch.Tensor:
+def to_space(frames: torch.Tensor, net: NetConfig) -> torch.Tensor:
+    """(B, T, 3, H, W) in [0, 1] -> (B, T, 3 s^2, H/s, W/s) in the network space (exactly invertible)."""
+    return _channel_map(unshuffle_pixels(frames, net.scale), space_matrix(net))
+
+
+def from_space(z: torch.Tensor, net: NetConfig) -> torch.Tensor:
     """Inverse of `to_space`: (B, T, 3 s^2, h, w) -> (B, T, 3, h s, w s) in [0, 1] (not clamped)."""
     b, t = z.shape[:2]
-    return ((F.pixel_shuffle(z.flatten(0, 1), scale) / gain + 1.0) / 2.0).unflatten(0, (b, t))
+    u = _channel_map(z, torch.linalg.inv(space_matrix(net).double()).float())
+    return ((F.pixel_shuffle(u.flatten(0, 1), net.scale) + 1.0) / 2.0).unflatten(0, (b, t))
 
 
-def lq_to_space(lq: torch.Tensor, scale: int, gain: float = 2.0) -> torch.Tensor:
+def lq_to_space(lq: torch.Tensor, net: NetConfig) -> torch.Tensor:
     """LQ (B, T, 3, h, w) in [0, 1] -> z_lq: bicubic x scale (replicate borders), then `to_space` (as the upsampling
     before the VAE in chenxx89/SATB-VR@824dc19 inference.py)."""
     b, t = lq.shape[:2]
-    up = F.interpolate(lq.flatten(0, 1), scale_factor=scale, mode="bicubic", align_corners=False)
-    return to_space(up.unflatten(0, (b, t)), scale, gain)
+    up = F.interpolate(lq.flatten(0, 1), scale_factor=net.scale, mode="bicubic", align_corners=False)
+    return to_space(up.unflatten(0, (b, t)), net)
+
+
+def band_rms(frames: list[torch.Tensor], net: NetConfig) -> tuple[float, ...]:
+    """RMS of every Haar band (before normalisation) over GT frames (B, T, 3, H, W) in [0, 1]."""
+    raw = NetConfig(**{**net.to_dict(), "band_rms": ()})
+    sums = sum(to_space(f, raw).double().pow(2).sum((0, 1, 3, 4)) for f in frames)
+    count = sum(f.shape[0] * f.shape[1] * f.shape[-2] * f.shape[-1] / net.scale**2 for f in frames)
+    return tuple(round(float(v), 5) for v in (sums / count).sqrt().clamp_min(1e-3))
 
 
 # ---- blocks ---------------------------------------------------------------------------------------------------------
@@ -155,16 +209,18 @@ class Denoiser(nn.Module):
         self.up = nn.Conv2d(2 * c, 4 * c, 3, padding=1)  # pixel-shuffle x2 -> c channels
         self.dec0 = ResBlock(2 * c, c, emb)
         self.out = nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, cs, 3, padding=1))
-        self.sigma_data = cfg.sigma_data
+        sd = torch.tensor(cfg.sigma_data, dtype=torch.float32).reshape(1, 1, -1, 1, 1)
+        self.register_buffer("sigma_data", sd, persistent=False)
 
     def precondition(self, x_t: torch.Tensor, t: torch.Tensor, z_lq: torch.Tensor):
         """EDM preconditioning (Karras et al. 2022, Table 1) of the residual x0 - z_lq: returns the scaled network
         input and (c_skip, c_out) with x0 = z_lq + c_skip (x_ve - z_lq) + c_out F, x_ve = x_t / alpha_t."""
         sigma = (t / (1 - t))[:, None, None, None, None]  # the variance-exploding sigma of x_ve
-        sd2 = self.sigma_data**2
+        sd = self.sigma_data.to(x_t.dtype)
+        sd2 = sd**2
         residual = x_t / (1 - t)[:, None, None, None, None] - z_lq
         c_in = 1.0 / (sigma**2 + sd2).sqrt()
-        return c_in * residual, residual, sd2 / (sigma**2 + sd2), sigma * self.sigma_data / (sigma**2 + sd2).sqrt()
+        return c_in * residual, residual, sd2 / (sigma**2 + sd2), sigma * sd / (sigma**2 + sd2).sqrt()
 
     def features(self, x_t: torch.Tensor, t: torch.Tensor, z_lq: torch.Tensor) -> list[torch.Tensor]:
         """The outputs of the four stages (enc0, mid 1, mid 2, dec0); the last one feeds the output head."""

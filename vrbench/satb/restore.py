@@ -26,14 +26,16 @@ from vrbench.seeds import derive_seed
 # different outputs.
 #   1: per-frame noise seeded by (seed * 1_000_003 + frame * 9_973 + draw) mod (2^63 - 1)
 #   2: per-frame noise seeded by derive_seed(seed, frame, draw); wavelet colour fix from vrbench.colorfix
-SAMPLING_VERSION = 2
+#   3: one noise draw shared by each block of `window` frames (frames f with equal f // window), seeded by
+#      derive_seed(seed, f // window, draw), as in training (the paper's latent shares noise over 4 frames)
+SAMPLING_VERSION = 3
 
 
 @dataclass(frozen=True)
 class SamplingConfig:
     """How a checkpoint is sampled; goes into the method config (and so into the results' cache key)."""
 
-    sampler: str = "ddim"  # ddim | ddpm | dpmpp-2m-sde
+    sampler: str = "dpmpp-2m-sde"  # the paper's (chenxx89/SATB-VR@824dc19 CogVideoXDPMScheduler) | ddim | ddpm
     timesteps: str = "released"  # released (SATB-VR's rule) | uniform (N evenly spaced times from t_start)
     t_start: float = T_MAX
     start: str = "predictor"  # predictor (SATB) | lq (SDEdit baseline: noise the upsampled LQ)
@@ -41,6 +43,7 @@ class SamplingConfig:
     guidance_scale: float = 1.5
     dtg_delta: float = 0.15  # largest offset of the unconditional branch's time (rectified-flow units)
     dtg_anneal: str = "exponential"
+    dtg_rescale: bool = True  # the unconditional branch's input scaled to its own time (sampling.dtg_denoiser)
     colour_fix: str = "none"  # none | wavelet
     chunk: int = 12
     overlap: int = 2
@@ -49,16 +52,19 @@ class SamplingConfig:
         return {**asdict(self), "sampling_version": SAMPLING_VERSION}
 
 
-def frame_noise(seed: int, frames: np.ndarray, shape: tuple[int, ...], dtype=None):
-    """noise(k): (1, T, *shape) standard normal draws, frame f's from a generator seeded by derive_seed(seed, f, k)."""
+def frame_noise(seed: int, frames: np.ndarray, shape: tuple[int, ...], dtype=None, block: int = 1):
+    """noise(k): (1, T, *shape) standard normal draws; frame f gets the draw of its block f // `block`, from a
+    generator seeded by derive_seed(seed, f // block, k), so frames of one block share their noise."""
     import torch
 
     def noise(k: int):
-        draws = []
+        draws: dict[int, torch.Tensor] = {}
         for f in frames:
-            g = torch.Generator().manual_seed(derive_seed(int(seed), int(f), int(k)))
-            draws.append(torch.randn(shape, generator=g, dtype=dtype or torch.float32))
-        return torch.stack(draws)[None]
+            b = int(f) // block
+            if b not in draws:
+                g = torch.Generator().manual_seed(derive_seed(int(seed), b, int(k)))
+                draws[b] = torch.randn(shape, generator=g, dtype=dtype or torch.float32)
+        return torch.stack([draws[int(f) // block] for f in frames])[None]
 
     return noise
 
@@ -125,7 +131,8 @@ def denoise_fn(denoiser, z_lq, ts: list[float], s: SamplingConfig) -> Denoise:
     if s.guidance == "cfg":
         return cfg_denoiser(cond, branch(torch.zeros_like(z_lq)), s.guidance_scale)
     if s.guidance == "dtg":
-        return dtg_denoiser(cond, branch(torch.zeros_like(z_lq)), s.guidance_scale, s.dtg_delta, ts[0], s.dtg_anneal)
+        return dtg_denoiser(cond, branch(torch.zeros_like(z_lq)), s.guidance_scale, s.dtg_delta, ts[0], s.dtg_anneal,
+                            rescale=s.dtg_rescale)
     return cond
 
 
@@ -140,15 +147,16 @@ def restore_array(predictor, denoiser, s: SamplingConfig, lq: np.ndarray, *, ste
 
     with torch.inference_mode():
         q = to_tensor(lq, device)[None]
-        scale, gain = predictor.cfg.scale, predictor.cfg.gain
-        z_lq, (ph, pw) = pad_to_multiple(lq_to_space(q, scale, gain), 2)
+        net = predictor.cfg
+        z_lq, (ph, pw) = pad_to_multiple(lq_to_space(q, net), 2)
         ts = sampling_times(steps, s)
-        noise = frame_noise(seed, np.arange(first_frame, first_frame + lq.shape[0]), tuple(z_lq.shape[2:]))
+        noise = frame_noise(seed, np.arange(first_frame, first_frame + lq.shape[0]), tuple(z_lq.shape[2:]),
+                            block=net.window)
         start = predictor(z_lq) if s.start == "predictor" else z_lq
         x = sample(denoise_fn(denoiser, z_lq, ts, s), start, ts, lambda k: noise(k).to(device), s.sampler)
-        out = from_space(x[..., : x.shape[-2] - ph, : x.shape[-1] - pw], scale, gain)[0]
+        out = from_space(x[..., : x.shape[-2] - ph, : x.shape[-1] - pw], net)[0]
         if s.colour_fix == "wavelet":
-            up = from_space(z_lq[..., : z_lq.shape[-2] - ph, : z_lq.shape[-1] - pw], scale, gain)[0]
+            up = from_space(z_lq[..., : z_lq.shape[-2] - ph, : z_lq.shape[-1] - pw], net)[0]
             out = wavelet_fix(out, up)
         out = (out.clamp(0, 1) * 255.0).round().to(torch.uint8)
     return out.permute(0, 2, 3, 1).cpu().numpy()

@@ -103,14 +103,16 @@ def cfg_denoiser(cond: Denoise, uncond: Denoise, scale: float) -> Denoise:
 
 
 def dtg_denoiser(cond: Denoise, uncond: Denoise, scale: float, delta: float, t_start: float,
-                 kind: str = "exponential", t_min: float = 1e-3) -> Denoise:
-    """Decoupled Time Guidance (DTG-Restore): F_u(x, tau) + alpha_t [F_c(x, t) - F_u(x, tau)], tau = t - Delta_t with
-    the unconditional branch at the cleaner time; Delta_t -> 0 and alpha_t -> 1 as t -> 0 by `anneal`."""
+                 kind: str = "exponential", t_min: float = 1e-3, rescale: bool = True) -> Denoise:
+    """Decoupled Time Guidance (DTG-Restore): F_u(x', tau) + alpha_t [F_c(x, t) - F_u(x', tau)], tau = t - Delta_t with
+    the unconditional branch at the cleaner time; Delta_t -> 0 and alpha_t -> 1 as t -> 0 by `anneal`. With
+    `rescale`, x' = x alpha_tau / alpha_t keeps x / alpha (the signal's scale) fixed between the two times (ours: the
+    branch otherwise sees a state scaled for another time); without it x' = x."""
 
     def denoise(x: torch.Tensor, t: float) -> torch.Tensor:
         a = anneal(t / t_start, kind)
         alpha_t, tau = 1 + (scale - 1) * a, max(t - delta * a, t_min)
-        u = uncond(x, tau)
+        u = uncond(x * (rf_alpha(tau) / rf_alpha(t)) if rescale else x, tau)
         return u + alpha_t * (cond(x, t) - u)
 
     return denoise
