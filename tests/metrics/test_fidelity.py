@@ -258,8 +258,8 @@ def test_luma_is_computed_once_for_psnr_y_and_ssim_y(pair, monkeypatch):
     from vrbench.metrics import fidelity
 
     calls = []
-    real = fidelity._work
-    monkeypatch.setattr(fidelity, "_work", lambda x: calls.append(x) or real(x))
+    real = fidelity._luma_bt601_cpu
+    monkeypatch.setitem(fidelity._CPU_SPACE, fidelity.luma_bt601, lambda x: calls.append(x) or real(x))
     out, gt = (to_tensor(f[:2], "cpu") for f in pair)
     metrics = [METRICS.create(n) for n in ("psnr-y", "ssim-y")]
     refs = [m.reference(gt) for m in metrics]
@@ -270,6 +270,13 @@ def test_luma_is_computed_once_for_psnr_y_and_ssim_y(pair, monkeypatch):
     again = METRICS.create("ssim-y").compute(clone, gt)
     assert any(c is clone for c in calls[2:])
     np.testing.assert_array_equal(again.numpy(), values[1].numpy())
+
+
+def test_cpu_luma_equals_the_planar_formula(pair):
+    from vrbench.metrics.fidelity import _luma_bt601_cpu, luma_bt601
+
+    x = to_tensor(pair[0][:2], "cpu")
+    np.testing.assert_allclose(_luma_bt601_cpu(x), luma_bt601(x.double()).numpy(), atol=1e-12, rtol=0)
 
 
 def test_ssim_torch_path_equals_the_numpy_path(pair):

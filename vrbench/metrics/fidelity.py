@@ -43,7 +43,7 @@ Array = Any
 def _work(x: torch.Tensor) -> Array:
     """A float64 working copy of a (N, C, H, W) tensor: a NumPy array on CPU, a torch tensor elsewhere."""
     if x.device.type == "cpu":
-        return x.detach().numpy().astype(np.float64)
+        return x.detach().numpy().astype(np.float64, order="C")  # planar: each channel a contiguous image
     return x.double()
 
 
@@ -146,19 +146,75 @@ def ssim(x: Array, y: Array | None, data_range: float = 255.0, size: int = 11, s
     `ssim_reference(y)` when the caller already has it.
     """
     y, mu_y, syy = ref if ref is not None else ssim_reference(y, size, sigma)
-    if isinstance(x, torch.Tensor):
-        x = x.double()
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    c = ((0.01 * data_range) ** 2, (0.03 * data_range) ** 2)
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(_ssim_numpy(x, y, mu_y, syy, c, relu_cs, size, sigma))
+    x = x.double()
     mu_x = _filter_valid(x, size, sigma)
     mu_xy = mu_x * mu_y
     sxx = _filter_valid(x * x, size, sigma) - mu_x * mu_x
     sxy = _filter_valid(x * y, size, sigma) - mu_xy
-    cs = (2 * sxy + c2) / (sxx + syy + c2)
+    cs = (2 * sxy + c[1]) / (sxx + syy + c[1])
     if relu_cs:
-        cs = cs.clip(0.0, None) if isinstance(cs, np.ndarray) else cs.clamp_min(0.0)
-    s = (2 * mu_xy + c1) / (mu_x * mu_x + mu_y * mu_y + c1) * cs
-    s = s.reshape(len(s), -1).mean(1)
-    return torch.from_numpy(s) if isinstance(s, np.ndarray) else s
+        cs = cs.clamp_min(0.0)
+    s = (2 * mu_xy + c[0]) / (mu_x * mu_x + mu_y * mu_y + c[0]) * cs
+    return s.reshape(len(s), -1).mean(1)
+
+
+# Rows of the SSIM map computed at a time on CPU: the dozen float64 temporaries of a 128-row strip of a 720p frame
+# (1.2 MB each) stay in cache instead of streaming whole-frame arrays through memory once per operation.
+STRIP_ROWS = 128
+
+
+def _ssim_numpy(x: np.ndarray, y: np.ndarray, mu_y: np.ndarray, syy: np.ndarray, c: tuple[float, float],
+                relu_cs: bool, size: int, sigma: float) -> np.ndarray:
+    """The same SSIM as the torch path, one frame, channel and strip of rows at a time."""
+    g = _gaussian_window(size, sigma)
+    h = size - 1
+    n, channels, height, width = x.shape
+    rows = height - h
+    values = np.empty(n)
+    for i in range(n):
+        total = 0.0
+        for j in range(channels):
+            for r0 in range(0, rows, STRIP_ROWS):
+                r1 = min(r0 + STRIP_ROWS, rows)
+                total += _ssim_strip_sum(x[i, j, r0 : r1 + h], y[i, j, r0 : r1 + h], mu_y[i, j, r0:r1],
+                                         syy[i, j, r0:r1], g, c, relu_cs)
+        values[i] = total / (channels * rows * (width - h))
+    return values
+
+
+def _ssim_strip_sum(xs: np.ndarray, ys: np.ndarray, mu_y: np.ndarray, syy: np.ndarray, g: np.ndarray,
+                    c: tuple[float, float], relu_cs: bool) -> float:
+    """Sum of the SSIM map over the valid rows of one strip (in place where possible: same operations as the
+    torch path, so the same values to rounding)."""
+    import cv2
+
+    e = len(g) // 2
+
+    def filt(a: np.ndarray) -> np.ndarray:
+        return cv2.sepFilter2D(a, cv2.CV_64F, g, g)[e : a.shape[0] - e, e : a.shape[1] - e]
+
+    mu_x, cs_num, cs_den = filt(xs), filt(xs * ys), filt(xs * xs)
+    mu_xy = mu_x * mu_y
+    cs_num -= mu_xy  # sigma_xy
+    cs_num *= 2.0
+    cs_num += c[1]
+    l_den = mu_x * mu_x
+    cs_den -= l_den  # sigma_x^2
+    cs_den += syy
+    cs_den += c[1]
+    np.divide(cs_num, cs_den, out=cs_num)
+    if relu_cs:
+        np.maximum(cs_num, 0.0, out=cs_num)
+    mu_xy *= 2.0
+    mu_xy += c[0]
+    l_den += mu_y * mu_y
+    l_den += c[0]
+    np.divide(mu_xy, l_den, out=mu_xy)
+    mu_xy *= cs_num
+    return float(mu_xy.sum())
 
 
 def _rgb255(x: Array) -> Array:
@@ -191,11 +247,28 @@ class _LastSpace:
         hit = self.entries.get(space)
         if hit is not None and hit[0]() is x:
             return hit[1]
-        value = space(_work(x))
+        fast = _CPU_SPACE.get(space) if x.device.type == "cpu" and x.shape[1] == 3 else None
+        value = fast(x) if fast is not None else space(_work(x))
         self.entries[space] = (weakref.ref(x), value)
         return value
 
 
+def _luma_bt601_cpu(x: torch.Tensor) -> np.ndarray:
+    """`luma_bt601` of a CPU tensor, one frame at a time with `cv2.transform` on the interleaved RGB (the engine's
+    tensors are channels-last in memory): about 2.5x faster than three planar passes, equal to ~1e-13."""
+    import cv2
+
+    rgb = x.detach().numpy().transpose(0, 2, 3, 1)
+    m = np.array([[*BT601, 16.0]])
+    out = np.empty((len(rgb), 1, *rgb.shape[1:3]))
+    for i, frame in enumerate(rgb):
+        out[i, 0] = cv2.transform(np.ascontiguousarray(frame, dtype=np.float64), m)
+    return out
+
+
+# spaces with a faster CPU formulation straight from the tensor (only unrounded ones: a rounded luma must keep the
+# exact operation order, or a value on a .5 boundary could round the other way)
+_CPU_SPACE: dict[Callable, Callable[[torch.Tensor], np.ndarray]] = {luma_bt601: _luma_bt601_cpu}
 _LAST_SPACE = _LastSpace()
 
 
