@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 import typer
 from rich.markup import escape
 
+from vrbench.calibrate.cli import calibrate_command
 from vrbench.clikit import console
 from vrbench.data.cli import datasets_app
 from vrbench.degrade.cli import bench_degrade_command, degrade_command
@@ -36,6 +37,7 @@ app.command("sweep")(sweep_command)
 app.command("profile")(profile_command)
 app.add_typer(study_app, name="study")
 app.add_typer(satb_app, name="satb")
+app.command("calibrate")(calibrate_command)
 app.add_typer(reported_app, name="reported")
 app.command("export")(export_command)
 app.add_typer(leaderboard_app, name="leaderboard")

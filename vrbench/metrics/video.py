@@ -1,10 +1,25 @@
 """Video-level metrics fed as a stream of chunks: VMAF (through vmaf-torch) and CLIP semantic consistency.
 
 VMAF: model vmaf_v0.6.1 as shipped inside the `vmaf-torch` package (no download), scores clipped to [0, 100] as
-libvmaf does, on the BT.601 studio-range luma that libvmaf reads from a yuv420p stream (Y = 16 + 65.481 R +
-128.553 G + 24.966 B). Motion needs the previous frame, so the last luma frame of each chunk is carried over; the
-per-frame features are pooled into the SVM at the end, which gives the same numbers as scoring the whole clip
-at once. Reference: Netflix/vmaf (libvmaf); the PyTorch port is Alvitrioliks' vmaf-torch, which torchmetrics uses.
+libvmaf does. VMAF is defined on the luma plane libvmaf reads. For an 8-bit YUV video file that is the coded Y plane,
+which the engine hands over as it was decoded (`native_luma`): no RGB round trip, which on a yuv420p clip moves the
+mean by up to 0.15 and single frames by up to 1.4. Clips without a coded Y plane (frame folders, RGB files) use the
+BT.601 studio-range luma of their RGB (Y = 16 + 65.481 R + 128.553 G + 24.966 B), the plane a yuv encode of them
+would carry. Which path each side of a clip took is kept (`VmafMetric.luma_sources`). Motion needs the previous
+frame, so the last luma frame of each chunk is carried over; the per-frame features are pooled into the SVM at the
+end, which gives the same numbers as scoring the whole clip at once. Reference: Netflix/vmaf (libvmaf); the PyTorch
+port is Alvitrioliks' vmaf-torch, which torchmetrics uses.
+
+vmaf-libvmaf: VMAF computed by Netflix's libvmaf itself (the CPU reference), through the static ffmpeg that the
+`imageio-ffmpeg` wheel ships (built with --enable-libvmaf; Debian's ffmpeg is not). It is streamed like every
+other metric: the luma of each chunk is appended to two raw YUV4MPEG files (output and ground truth, 8-bit 4:2:0
+with neutral chroma, which libvmaf ignores), and at the end of the clip `ffmpeg -lavfi libvmaf` scores them with
+model vmaf_v0.6.1 and writes a per-frame JSON log. For a YUV video file the luma written is the coded Y plane as
+decoded, i.e. exactly what libvmaf reads when given the file itself; for frame folders and RGB files it is the
+BT.601 studio luma of the RGB rounded to integers, i.e. what a lossless yuv444p/yuv420p encode of the frames stores
+(up to swscale's rounding of single pixels).
+Reference: Netflix/vmaf, libvmaf v3 (ffmpeg's `libvmaf` filter, default model version=vmaf_v0.6.1, clipped to
+[0, 100]).
 
 clip-consistency (InfVSR's "semantic consistency"): cosine similarity of CLIP image features (the RN50 weights
 CLIP-IQA uses, CLIP's own 224x224 preprocessing) between neighbouring frames, averaged over the clip.
@@ -13,7 +28,11 @@ CLIP-IQA uses, CLIP's own 224x224 preprocessing) between neighbouring frames, av
 from __future__ import annotations
 
 import functools
+import json
+import subprocess
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,11 +42,19 @@ from vrbench.metrics.base import MetricCard, StreamMetric, check_ready
 from vrbench.metrics.learned import CLIP_RN50
 from vrbench.registry import METRICS
 
+CODED_Y = "coded Y plane"
+RGB_Y = "BT.601 luma of RGB"
+
 
 def _luma_studio(x):
     from vrbench.metrics.fidelity import luma_bt601
 
     return luma_bt601(x.double()).float()
+
+
+def pick_luma(rgb, coded) -> tuple[Any, str]:
+    """The luma VMAF reads for one side of a pair: the coded Y plane when the clip has one, else BT.601 of RGB."""
+    return (coded.float(), CODED_Y) if coded is not None else (_luma_studio(rgb), RGB_Y)
 
 
 @dataclass
@@ -36,13 +63,18 @@ class _VmafState:
     vif: list = field(default_factory=list)
     motion: list = field(default_factory=list)
     prev: Any = None
+    sources: tuple[str, str] = ("", "")  # (output, ground truth): CODED_Y or RGB_Y
 
 
 class VmafMetric(StreamMetric):
     card = MetricCard(
         name="vmaf", summary="VMAF v0.6.1 (vmaf-torch), clipped to [0, 100]", kind="video", higher_is_better=True,
-        range=(0.0, 100.0), version="1", convention="BT.601 studio luma, model vmaf_v0.6.1, mean over frames",
+        range=(0.0, 100.0), version="2",
+        convention="coded Y plane of YUV video files, else BT.601 studio luma of RGB; model vmaf_v0.6.1, mean over "
+                   "frames",
         reference="Netflix libvmaf; vmaf-torch", level="clip", needs_gt=True, requires=("vmaf_torch",))
+    #: the engine passes the coded Y planes of video files as `luma=(out_y, gt_y)`
+    native_luma = True
 
     def setup(self, device: Any) -> None:
         try:
@@ -50,20 +82,29 @@ class VmafMetric(StreamMetric):
         except ImportError as e:
             raise MetricUnavailable("vmaf", f"vmaf-torch cannot be imported ({e}); pip install vmaf-torch") from e
         self.model = VMAF(temporal_pooling=False, enable_motion=True, clip_score=True).to(device).eval()
+        #: per scored clip, in order: (output's luma path, ground truth's luma path)
+        self.luma_sources: list[tuple[str, str]] = []
 
     def start(self, num_frames: int) -> _VmafState:
         return _VmafState()
 
-    def update(self, state: _VmafState, out, gt, index: int) -> None:
+    def update(self, state: _VmafState, out, gt, index: int, luma: tuple[Any, Any] = (None, None)) -> None:
         import torch
 
-        ref, dist = _luma_studio(gt), _luma_studio(out)
+        (dist, out_src), (ref, gt_src) = pick_luma(out, luma[0]), pick_luma(gt, luma[1])
+        state.sources = (out_src, gt_src)
         state.adm.append(self.model.compute_adm_score(ref, dist))
         state.vif.append(self.model.compute_vif_features(ref, dist))
         frames = ref if state.prev is None else torch.cat([state.prev, ref])
         motion = self.model.compute_motion(frames)  # SAD against the previous frame; 0 for the clip's first
         state.motion.append(motion if state.prev is None else motion[1:])
         state.prev = ref[-1:]
+
+    def provenance(self) -> dict[str, Any]:
+        from importlib.metadata import version
+
+        return {**super().provenance(), "vmaf_torch": version("vmaf-torch"),
+                "luma": f"'{CODED_Y}' for 8-bit YUV video files, '{RGB_Y}' otherwise (per side)"}
 
     def finish(self, state: _VmafState) -> tuple[float, np.ndarray]:
         import torch
@@ -76,7 +117,123 @@ class VmafMetric(StreamMetric):
         motion2[-1] = motion[-1]
         scores = self.model.predict(torch.cat(state.adm), motion2, torch.cat(state.vif)).reshape(-1).double()
         per_frame = scores.cpu().numpy()
+        self.luma_sources.append(state.sources)
         return float(per_frame.mean()), per_frame
+
+
+MODEL = "version=vmaf_v0.6.1"
+
+
+def ffmpeg_exe() -> str:
+    """The ffmpeg of the `imageio-ffmpeg` wheel (or IMAGEIO_FFMPEG_EXE); MetricUnavailable if it lacks libvmaf."""
+    try:
+        import imageio_ffmpeg
+    except ImportError as e:
+        raise MetricUnavailable("vmaf-libvmaf", f"imageio-ffmpeg cannot be imported ({e}); "
+                                                "pip install imageio-ffmpeg") from e
+    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    if not _has_libvmaf(exe):
+        raise MetricUnavailable("vmaf-libvmaf", f"{exe} is not built with --enable-libvmaf")
+    return exe
+
+
+@functools.lru_cache(maxsize=4)
+def _has_libvmaf(exe: str) -> bool:
+    listing = subprocess.run([exe, "-hide_banner", "-filters"], capture_output=True, text=True, timeout=60)
+    return any(line.split()[1:2] == ["libvmaf"] for line in listing.stdout.splitlines())
+
+
+def y4m_header(width: int, height: int) -> bytes:
+    return f"YUV4MPEG2 W{width} H{height} F25:1 Ip A1:1 C420jpeg\n".encode()
+
+
+def y4m_frames(y: np.ndarray) -> bytes:
+    """uint8 (n, H, W) luma -> YUV4MPEG 4:2:0 frames with neutral (128) chroma."""
+    n, h, w = y.shape
+    chroma = np.full(2 * ((h + 1) // 2) * ((w + 1) // 2), 128, np.uint8).tobytes()
+    return b"".join(b"FRAME\n" + frame.tobytes() + chroma for frame in y)
+
+
+def luma_uint8(luma: Any) -> np.ndarray:
+    """float (n, 1, H, W) luma in [0, 255] -> uint8 (n, H, W), rounded to the nearest integer."""
+    import torch
+
+    return luma[:, 0].double().round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def run_libvmaf(distorted: Path, reference: Path, threads: int = 0) -> np.ndarray:
+    """Per-frame VMAF of two video files (anything ffmpeg reads) by the libvmaf filter; model vmaf_v0.6.1."""
+    exe = ffmpeg_exe()
+    with tempfile.TemporaryDirectory(prefix="vrbench-libvmaf-") as tmp:
+        log = Path(tmp) / "vmaf.json"
+        # the log path is given relative to the working directory: filter option values cannot carry ':' or '\'
+        graph = f"[0:v][1:v]libvmaf=model={MODEL}:log_fmt=json:log_path=vmaf.json:n_threads={threads}"
+        cmd = [exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(distorted.resolve()),
+               "-i", str(reference.resolve()), "-lavfi", graph, "-f", "null", "-"]
+        done = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+        if done.returncode != 0 or not log.is_file():
+            tail = " ".join(done.stderr.strip().splitlines()[-3:])
+            raise RuntimeError(f"libvmaf failed on {distorted.name} vs {reference.name}: {tail}")
+        frames = json.loads(log.read_text())["frames"]
+    return np.array([f["metrics"]["vmaf"] for f in frames], np.float64)
+
+
+@dataclass
+class _Y4mPair:
+    folder: tempfile.TemporaryDirectory
+    frames: int = 0
+    sources: tuple[str, str] = ("", "")
+
+    def path(self, side: str) -> Path:
+        return Path(self.folder.name) / f"{side}.y4m"
+
+    def append(self, side: str, y: np.ndarray) -> None:
+        with open(self.path(side), "ab") as f:
+            if self.frames == 0:
+                f.write(y4m_header(y.shape[2], y.shape[1]))
+            f.write(y4m_frames(y))
+
+
+class LibvmafMetric(StreamMetric):
+    card = MetricCard(
+        name="vmaf-libvmaf", summary="VMAF v0.6.1 by libvmaf itself (CPU reference, ffmpeg of imageio-ffmpeg)",
+        kind="video", higher_is_better=True, range=(0.0, 100.0), version="1",
+        convention="coded Y plane of YUV video files, else BT.601 studio luma of RGB rounded; model vmaf_v0.6.1, "
+                   "mean over frames",
+        reference="Netflix libvmaf (ffmpeg libvmaf filter)", level="clip", needs_gt=True,
+        requires=("imageio_ffmpeg",))
+    native_luma = True
+
+    def setup(self, device: Any) -> None:
+        self.exe = ffmpeg_exe()
+        self.luma_sources: list[tuple[str, str]] = []
+
+    def start(self, num_frames: int) -> _Y4mPair:
+        return _Y4mPair(tempfile.TemporaryDirectory(prefix="vrbench-vmaf-"))
+
+    def update(self, state: _Y4mPair, out, gt, index: int, luma: tuple[Any, Any] = (None, None)) -> None:
+        (dist, out_src), (ref, gt_src) = pick_luma(out, luma[0]), pick_luma(gt, luma[1])
+        state.sources = (out_src, gt_src)
+        state.append("out", luma_uint8(dist))
+        state.append("gt", luma_uint8(ref))
+        state.frames += len(dist)
+
+    def finish(self, state: _Y4mPair) -> tuple[float, np.ndarray]:
+        try:
+            per_frame = run_libvmaf(state.path("out"), state.path("gt"))
+        finally:
+            state.folder.cleanup()
+        if len(per_frame) != state.frames:
+            raise RuntimeError(f"libvmaf scored {len(per_frame)} frames, {state.frames} were given")
+        self.luma_sources.append(state.sources)
+        return float(per_frame.mean()), per_frame
+
+    def provenance(self) -> dict[str, Any]:
+        from importlib.metadata import version
+
+        version_line = subprocess.run([self.exe, "-version"], capture_output=True, text=True).stdout.split("\n")[0]
+        return {**super().provenance(), "imageio_ffmpeg": version("imageio-ffmpeg"), "ffmpeg": version_line,
+                "model": MODEL}
 
 
 class ClipConsistencyMetric(StreamMetric):
@@ -130,7 +287,7 @@ class ClipConsistencyMetric(StreamMetric):
 
 
 def _register() -> None:
-    for cls in (VmafMetric, ClipConsistencyMetric):
+    for cls in (VmafMetric, LibvmafMetric, ClipConsistencyMetric):
         METRICS.add(cls.card, functools.partial(cls))
 
 
