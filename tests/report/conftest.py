@@ -6,6 +6,8 @@ page also checks that user-supplied names stay text.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,44 @@ from vrbench.run import run_benchmark
 from vrbench.store import Store
 
 EVIL = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+CHROMIUM = "/usr/bin/chromium"  # the Debian package; Playwright never downloads a browser here
+
+
+@contextmanager
+def offline_page(path: Path) -> Iterator[tuple[object, dict[str, list[str]]]]:
+    """(page, seen) of a file opened in headless Chromium: every request is recorded in seen["requests"] and only
+    file: and data: ones are let through; console errors, page errors and dialogs are recorded too."""
+    from playwright.sync_api import sync_playwright
+
+    seen: dict[str, list[str]] = {"requests": [], "errors": [], "dialogs": []}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+
+        def route(r):
+            seen["requests"].append(r.request.url)
+            if r.request.url.startswith(("file:", "data:")):
+                r.continue_()
+            else:
+                r.abort()
+
+        pg.route("**/*", route)
+        pg.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
+        pg.on("pageerror", lambda e: seen["errors"].append(str(e)))
+        pg.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+        pg.goto(path.as_uri())
+        pg.wait_for_load_state("load")
+        try:
+            yield pg, seen
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def open_offline():
+    """`offline_page` for the browser tests."""
+    return offline_page
 
 
 @pytest.fixture(scope="session")

@@ -6,35 +6,11 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"  # the Debian package; Playwright never downloads a browser here
-
-
 @pytest.fixture(scope="module")
-def page(demo_report):
+def page(demo_report, open_offline):
     """The report opened from disk, with every request and console error recorded."""
-    from playwright.sync_api import sync_playwright
-
-    seen = {"requests": [], "errors": [], "dialogs": []}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-
-        def route(r):
-            seen["requests"].append(r.request.url)
-            if r.request.url.startswith(("file:", "data:")):
-                r.continue_()
-            else:
-                r.abort()
-
-        pg.route("**/*", route)
-        pg.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
-        pg.on("pageerror", lambda e: seen["errors"].append(str(e)))
-        pg.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
-        pg.goto(demo_report.as_uri())
-        pg.wait_for_load_state("load")
-        yield pg, seen
-        browser.close()
+    with open_offline(demo_report) as opened:
+        yield opened
 
 
 def _column(pg, table: str, col: int) -> list[str]:

@@ -13,8 +13,6 @@ from vrbench.cli import app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"  # the Debian package; Playwright never downloads a browser here
-
 
 @pytest.fixture(scope="module")
 def pages(demo_run, submissions, tmp_path_factory) -> dict[str, Path]:
@@ -33,38 +31,12 @@ def pages(demo_run, submissions, tmp_path_factory) -> dict[str, Path]:
     return {"report": work / "report" / "index.html", "site": work / "site" / "index.html"}
 
 
-def _open(path: Path):
-    """(page data, recorded requests and errors) of one page loaded from disk in Chromium."""
-    from playwright.sync_api import sync_playwright
-
-    seen = {"requests": [], "errors": []}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-
-        def route(r):
-            seen["requests"].append(r.request.url)
-            if r.request.url.startswith(("file:", "data:")):
-                r.continue_()
-            else:
-                r.abort()
-
-        pg.route("**/*", route)
-        pg.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
-        pg.on("pageerror", lambda e: seen["errors"].append(str(e)))
-        pg.goto(path.as_uri())
-        pg.wait_for_load_state("load")
-        yield pg, seen
-        browser.close()
-
-
 def _cells(pg, table: str, col: int) -> list[str]:
     return pg.eval_on_selector_all(f"{table} tbody tr", f"rows => rows.map(r => r.cells[{col}].textContent.trim())")
 
 
-def test_reported_block_renders_apart_from_the_measured_rows(pages):
-    for pg, seen in _open(pages["report"]):
+def test_reported_block_renders_apart_from_the_measured_rows(pages, open_offline):
+    with open_offline(pages["report"]) as (pg, seen):
         tables = pg.locator("table.reported")
         assert tables.count() == 6
         spmcs = "#reported-0"
@@ -84,8 +56,8 @@ def test_reported_block_renders_apart_from_the_measured_rows(pages):
         assert seen["errors"] == [] and all(u.startswith(("file:", "data:")) for u in seen["requests"])
 
 
-def test_merged_leaderboard_opens_offline_without_errors(pages):
-    for pg, seen in _open(pages["site"]):
+def test_merged_leaderboard_opens_offline_without_errors(pages, open_offline):
+    with open_offline(pages["site"]) as (pg, seen):
         boards = pg.locator("table.leaderboard")
         assert boards.count() == 2
         together = _cells(pg, "#board-0", 0)
