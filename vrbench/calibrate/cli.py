@@ -14,6 +14,8 @@ from vrbench.clikit import cards_table, console
 def _fmt(x: float | None) -> str:
     if x is None:
         return "-"
+    if x == 0:
+        return "0"
     return f"{x:.3g}" if x != 0 and abs(x) < 1e-3 else f"{x:.4f}" if abs(x) < 1000 else f"{x:.1f}"
 
 
