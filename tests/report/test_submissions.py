@@ -66,6 +66,12 @@ def test_another_lq_manifest_is_kept_apart_with_the_hash_named(submissions, tmp_
     assert len(groups) == 2 and [len(g.members) for g in groups] == [1, 1]
     assert len(notes) == 1 and "lab-c.json on demo: lq_manifest_sha256 abababababab differs from lab-a.json's" \
         in notes[0]
+    # a run that recorded no dataset manifest has no LQ hash: it is never ranked with another
+    unknown = _edited(submissions[1], tmp_path / "lab-d.json",
+                      lambda d: d["datasets"]["demo"].update(lq_manifest_sha256=""))
+    groups, notes = merge([submissions[0], unknown])
+    assert len(groups) == 2 and notes == ["kept apart: lab-d.json on demo: lq_manifest_sha256 unknown (no dataset "
+                                          "manifest recorded) in lab-d.json"]
 
 
 def test_another_protocol_or_metric_version_is_kept_apart(submissions, tmp_path):
@@ -83,13 +89,15 @@ def test_a_bad_submission_is_refused_one_line_per_entry(submissions, tmp_path):
         d["values"][0]["value"] = "many"
         del d["values"][1]["clip"]
         d["protocol"].pop("sha256")
+        d["values"][2]["steps"] = "one"
 
     bad = _edited(submissions[0], tmp_path / "bad.json", spoil)
     with pytest.raises(SubmissionError) as e:
         read_submission(bad)
     assert e.value.problems == ["protocol.sha256: missing (the hash of the protocol's conventions)",
                                 "values[0].value: expected a number, null, 'inf' or '-inf', found 'many'",
-                                "values[1]: missing clip"]
+                                "values[1]: missing clip",
+                                "values[2]: steps and seed must be integers, found 'one', 0"]
     newer = _edited(submissions[0], tmp_path / "newer.json", lambda d: d.update(version=99))
     out = runner.invoke(app, ["leaderboard", "build", str(newer), "--out", str(tmp_path / "site")])
     assert out.exit_code != 0 and isinstance(out.exception, SubmissionError)

@@ -69,6 +69,9 @@ def _why_apart(group: Group, member: Member, dataset: str) -> str | None:
         return (f"{name} on {dataset}: protocol hash {protocol[:12]} ({sub['protocol'].get('name')}) differs from "
                 f"{other}'s {group.protocol_sha256[:12]} ({group.protocol})")
     lq = sub["datasets"][dataset]["lq_manifest_sha256"]
+    if not lq or not group.lq_manifest_sha256:  # a run without a dataset manifest: its LQ cannot be compared
+        return (f"{name} on {dataset}: lq_manifest_sha256 unknown (no dataset manifest recorded) in "
+                f"{name if not lq else other}")
     if lq != group.lq_manifest_sha256:
         return (f"{name} on {dataset}: lq_manifest_sha256 {lq[:12]} differs from {other}'s "
                 f"{group.lq_manifest_sha256[:12]}")

@@ -57,7 +57,8 @@ def lq_identity(record: dict[str, Any], clips: list[str]) -> dict[str, Any]:
 
 
 def lq_manifest_sha256(record: dict[str, Any], clips: list[str]) -> str:
-    return canonical_sha256(lq_identity(record, clips))
+    """The hash of `lq_identity`; "" (unknown, never equal to another) for a run that recorded no clip manifest."""
+    return canonical_sha256(lq_identity(record, clips)) if record.get("clips") else ""
 
 
 def dataset_identities(info: dict[str, Any], planned: dict[str, dict[str, bool]]) -> dict[str, dict[str, Any]]:
@@ -178,6 +179,8 @@ def check_submission(data: Any, file: Path) -> list[str]:
         missing = [k for k in VALUE_KEYS if not isinstance(v, dict) or k not in v]
         if missing:
             problems.append(f"values[{i}]: missing {', '.join(missing)}")
+        elif not all(isinstance(v[k], int) and not isinstance(v[k], bool) for k in ("steps", "seed")):
+            problems.append(f"values[{i}]: steps and seed must be integers, found {v['steps']!r}, {v['seed']!r}")
         elif not _number_or_none(v["value"]):
             problems.append(f"values[{i}].value: expected a number, null, 'inf' or '-inf', found {v['value']!r}")
         elif v["dataset"] not in datasets:

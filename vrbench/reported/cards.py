@@ -115,6 +115,14 @@ def _number(text: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _mapping(data: dict[str, Any], key: str, problems: list[str]) -> dict[str, Any]:
+    raw = data.get(key) or {}
+    if not isinstance(raw, dict):
+        problems.append(f"{key}: expected a mapping, found {type(raw).__name__}")
+        return {}
+    return raw
+
+
 def _unknown_keys(data: dict[str, Any], allowed: set[str], where: str, problems: list[str]) -> None:
     for key in sorted(set(data) - allowed):
         problems.append(f"{where}.{key}: unknown key (expected one of {', '.join(sorted(allowed))})")
@@ -213,29 +221,29 @@ def parse_card(data: Any, file: Path) -> ReportedCard:
         problems.append(f"name: expected the card name, found {name!r}")
     elif name != file.stem:
         problems.append(f"name: {name!r} differs from the file name {file.stem!r}")
-    source = data.get("source") if isinstance(data.get("source"), dict) else {}
+    source = _mapping(data, "source", problems)
     _unknown_keys(source, SOURCE_KEYS, "source", problems)
     if not source.get("paper") or not source.get("table"):
         problems.append("source: expected paper and table (the citation shown beside every reported row)")
-    protocol = data.get("protocol") if isinstance(data.get("protocol"), dict) else {}
+    protocol = _mapping(data, "protocol", problems)
     _unknown_keys(protocol, PROTOCOL_KEYS, "protocol", problems)
     if not protocol.get("lq"):
         problems.append("protocol.lq: expected where the LQ comes from (e.g. 'the paper's own degradations, seed "
                         "unpublished')")
     known_datasets = _known("dataset")
     datasets = {}
-    for printed, ours in (data.get("datasets") or {}).items():
+    raw_datasets, raw_metrics, raw_methods = (_mapping(data, k, problems) for k in ("datasets", "metrics", "methods"))
+    for printed, ours in raw_datasets.items():
         if ours not in known_datasets:
             problems.append(f"datasets.{printed}: unknown dataset id {ours!r} (see `vrbench datasets list`)")
         else:
             datasets[str(printed)] = ours
     known_metrics, known_methods = _known("metric"), _known("method")
-    metrics = {str(k): m for k, v in (data.get("metrics") or {}).items()
+    metrics = {str(k): m for k, v in raw_metrics.items()
                if (m := _metric_map(str(k), v, known_metrics, problems)) is not None}
-    methods = {str(k): m for k, v in (data.get("methods") or {}).items()
+    methods = {str(k): m for k, v in raw_methods.items()
                if (m := _method_map(str(k), v, known_methods, problems)) is not None}
-    raw_metrics, raw_methods = data.get("metrics") or {}, data.get("methods") or {}
-    values = _values(data, {"datasets": {**dict.fromkeys(data.get("datasets") or {}, None), **datasets},
+    values = _values(data, {"datasets": {**dict.fromkeys(raw_datasets, None), **datasets},
                             "metrics": raw_metrics, "methods": raw_methods}, problems)
     if problems:
         raise ReportedCardError(file, problems)

@@ -98,7 +98,7 @@ def _apart_reasons(card: ReportedCard, dataset: str, measured: dict[str, Any] | 
     lq, here = (card.protocol.get("lq_manifest_sha256") or {}).get(dataset), measured["lq_manifest_sha256"][:12]
     if lq is None:
         reasons.append(f"LQ: {card.protocol.get('lq')} (measured here: LQ manifest {here})")
-    elif lq != measured["lq_manifest_sha256"]:
+    elif lq != measured["lq_manifest_sha256"] or not lq:
         reasons.append(f"LQ manifest {lq[:12]} differs from the measured rows' {here}")
     inexact = [m for m, mm in card.metrics.items() if not mm.exact]
     if inexact:
