@@ -137,3 +137,18 @@ def test_leaderboard_build_can_show_reported_rows_apart(submissions, tmp_path):
     assert reported.count("*reported, not measured here*") == 3 and "| DTG-Restore | <u>22.76</u> |" in reported
     page = (tmp_path / "site" / "index.html").read_text()
     assert page.count('<table class="reported sortable"') == 3 and page.count('<table class="leaderboard') == 1
+
+
+def test_export_replaces_its_own_file_and_refuses_any_other(submissions, demo_run, tmp_path):
+    db, _, run = demo_run
+    mine = tmp_path / "mine.json"
+    mine.write_text(submissions[0].read_text())
+    out = runner.invoke(app, ["export", run, "--store", str(db), "--submission", str(mine)])
+    assert out.exit_code == 0 and read_submission(mine)["name"] == run
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": true}')
+    out = runner.invoke(app, ["export", run, "--store", str(db), "--submission", str(notes)])
+    assert out.exit_code != 0 and "refusing to overwrite a file that is not a vrbench submission" in str(out.exception)
+    assert notes.read_text() == '{"mine": true}'
+    out = runner.invoke(app, ["export", "no-such-run", "--store", str(db), "--submission", str(tmp_path / "x.json")])
+    assert out.exit_code != 0 and "no run named 'no-such-run'" in str(out.exception)

@@ -132,11 +132,33 @@ def build_submission(store: Any, run: str) -> dict[str, Any]:
 def write_submission(store: Any, run: str, file: Path) -> Path:
     from vrbench.fsutil import atomic_write_text
 
-    if file.is_dir():
-        raise SubmissionError(file, ["file: a folder, expected the path of the JSON file to write"])
+    """Write the submission of `run` to `file`, atomically; an existing file is replaced only if it is a submission
+    (vrbench never overwrites what it did not write)."""
+    from vrbench.errors import InputError
+
+    exists = file.exists() or file.is_symlink()
+    if exists and (not file.is_file() or file.is_symlink() or not _is_submission(file)):
+        raise InputError("refusing to overwrite a file that is not a vrbench submission", file=file,
+                         expected="a new path, or a submission file vrbench wrote", found=_describe(file),
+                         hint="choose another --submission path")
     file.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(file, json.dumps(build_submission(store, run), indent=1, default=str) + "\n")
     return file
+
+
+def _is_submission(file: Path) -> bool:
+    try:
+        with open(file, encoding="utf-8") as f:
+            head = f.read(200)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return f'"format": "{FORMAT}"' in head
+
+
+def _describe(file: Path) -> str:
+    if file.is_symlink():
+        return "a link"
+    return "a folder" if file.is_dir() else f"a file of {file.stat().st_size} bytes"
 
 
 def _number_or_none(v: Any) -> bool:
