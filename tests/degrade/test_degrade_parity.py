@@ -50,10 +50,12 @@ def test_bench_reports_speed_and_agreement(bunny):
     assert result["ratio_bound"] == pytest.approx(1 / result["library_share"])
 
 
-@pytest.mark.parametrize(("preset", "seeds"), [("realbasicvsr-x4", (0, 1, 2, 3)), ("dove-x4", (0, 1))])
+@pytest.mark.parametrize(("preset", "seeds"), [("realbasicvsr-x4", (0, 1, 2, 3)), ("dove-x4", (0, 1)),
+                                               ("realesrgan-x4", (0, 1))])
 def test_bytes_do_not_depend_on_the_thread_count(bbb_frames, preset, seeds):
     """PyTorch's bilinear kernel gave results 7e-6 apart at 1 and 2 threads (enough to change LQ bytes through an
-    8-bit rounding and the codec); every operator now computes each value the same way for any thread count."""
+    8-bit rounding and the codec); every operator now computes each value the same way for any thread count, and
+    from 2 threads on the frames run in frame threads (ops_torch.spread_frames), one batch or frame per thread."""
     import torch
 
     from vrbench.degrade.pipeline import degrade_clip

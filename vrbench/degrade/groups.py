@@ -26,6 +26,13 @@ def group_by_size(frames: list, frame_ids: list[int]) -> Groups:
     return [([frame_ids[j] for j in js], torch.stack([frames[j] for j in js])) for js in by_size.values()]
 
 
+def map_groups(fn, groups: Groups) -> Groups:
+    """[(ids, fn(ids, batch)) for each group], the groups spread over the frame threads (ops_torch.frame_map)."""
+    from vrbench.degrade.ops_torch import frame_map
+
+    return frame_map(lambda group: (group[0], fn(*group)), groups)
+
+
 def map_entries(x, entries: list[dict | None], fn):
     """fn(batch, entries) on the frames whose entry is not None; the others pass through."""
     index = [j for j, e in enumerate(entries) if e is not None]
@@ -45,7 +52,7 @@ def per_entry(fn_name: str):
         from vrbench.degrade import ops_torch
 
         fn = getattr(ops_torch, fn_name)
-        return [(ids, map_entries(b, [stage["frames"][i] for i in ids], fn)) for ids, b in groups]
+        return map_groups(lambda ids, b: map_entries(b, [stage["frames"][i] for i in ids], fn), groups)
 
     apply.__doc__ = f"ops_torch.{fn_name} on every frame with an entry."
     return apply
@@ -54,13 +61,13 @@ def per_entry(fn_name: str):
 def apply_usm(groups: Groups, stage: dict) -> Groups:
     from vrbench.degrade.ops_torch import unsharp_mask
 
-    return [(ids, unsharp_mask(b, stage)) for ids, b in groups]
+    return map_groups(lambda ids, b: unsharp_mask(b, stage), groups)
 
 
 def apply_quantize(groups: Groups, stage: dict) -> Groups:
     from vrbench.degrade.ops_torch import quantize
 
-    return [(ids, quantize(b)) for ids, b in groups]
+    return map_groups(lambda ids, b: quantize(b), groups)
 
 
 def apply_subsample(groups: Groups, stage: dict) -> Groups:
@@ -77,10 +84,10 @@ def apply_resize(groups: Groups, stage: dict) -> Groups:
     """Resize every frame to its entry's size (frames sharing size and mode in one call) and regroup by size."""
     import torch
 
-    from vrbench.degrade.ops_torch import resize
+    from vrbench.degrade.ops_torch import frame_map, resize
 
     entries = stage["frames"]
-    pieces: dict[tuple[int, int], list] = {}
+    parts = []  # (frame ids, batch, key), key None where the frames keep their size
     for ids, batch in groups:
         size = tuple(batch.shape[-2:])
         # None: the frame keeps its size (no entry, or an entry for its own size: every mode is then the identity)
@@ -88,9 +95,11 @@ def apply_resize(groups: Groups, stage: dict) -> Groups:
                 for e in (entries[i] for i in ids)]
         for key in dict.fromkeys(keys):
             index = [j for j, k in enumerate(keys) if k == key]
-            part = batch if len(index) == len(ids) else batch[index]  # a whole group is not copied
-            part = part if key is None else resize(part, key[1], key[2], key[0])
-            pieces.setdefault(tuple(part.shape[-2:]), []).append(([ids[j] for j in index], part))
+            parts.append(([ids[j] for j in index], batch if len(index) == len(ids) else batch[index], key))
+    resized = frame_map(lambda p: p[1] if p[2] is None else resize(p[1], p[2][1], p[2][2], p[2][0]), parts)
+    pieces: dict[tuple[int, int], list] = {}
+    for (part_ids, _, _), part in zip(parts, resized, strict=True):
+        pieces.setdefault(tuple(part.shape[-2:]), []).append((part_ids, part))
     regrouped = []
     for parts in pieces.values():
         if len(parts) == 1:

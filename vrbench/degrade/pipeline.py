@@ -80,7 +80,7 @@ def run_stages(gt: np.ndarray | Iterable[np.ndarray], stages: list[dict], device
     dev = torch.device(device or default_device())
     segments = split_segments(stages)
     chunks = rechunk([gt] if isinstance(gt, np.ndarray) else gt, CHUNK)
-    with torch.no_grad(), deterministic_kernels():
+    with torch.no_grad(), deterministic_kernels(), ops.spread_frames(dev):
         first = run_segment((to_tensor(c, dev) for c in chunks), segments[0])
         if len(segments) == 1:  # nothing clip-level: stream to uint8 batch by batch
             lq = [ops.to_uint8_hwc(torch.stack(frames)) for _, frames in first]
