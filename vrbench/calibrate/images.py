@@ -136,7 +136,9 @@ def _lpips_pair(real_trunk: bool):
         torch.save(trunk, Path(tmp) / "checkpoints" / ALEXNET.name)
         with _hub_dir(Path(tmp)):  # pyiqa's AlexNet always loads torchvision's ImageNet file from the hub cache
             net = LPIPS(pretrained=False, net="alex", version="0.1").eval()
-    net.load_state_dict(torch.load(heads, map_location="cpu", weights_only=True), strict=False)
+    missing = net.load_state_dict(torch.load(heads, map_location="cpu", weights_only=True), strict=False).missing_keys
+    if any(k.startswith(f"lin{i}.") for k in missing for i in range(5)):  # `lins.*` alias the same tensors
+        raise MetricUnavailable("lpips-alex", f"{heads} does not hold every LPIPS head: missing {missing[:3]}")
     with warnings.catch_warnings():  # lpips 0.1.4 calls torchvision's deprecated `pretrained=` argument
         warnings.simplefilter("ignore", UserWarning)
         official = lpips.LPIPS(net="alex", version="0.1", pretrained=True, pnet_rand=True, verbose=False).eval()
@@ -174,7 +176,10 @@ def check_lpips(ctx: Context) -> list[Row]:
         return [unavailable("lpips-alex", "lpips 0.1.4", "the official `lpips` package is not installed "
                                                         "(pip install lpips)")]
     real = _verified(ALEXNET)
-    ours, official = _lpips_pair(real)
+    try:
+        ours, official = _lpips_pair(real)
+    except MetricUnavailable as e:
+        return [unavailable("lpips-alex", "lpips 0.1.4", e.reason)]
     note = "" if real else "random AlexNet trunk (seed 0) in both: the ImageNet trunk is not here"
     values = _scores(ours, cal, "cpu")
     with torch.inference_mode():

@@ -97,16 +97,14 @@ class CalibraSet:
     ref: tuple[np.ndarray, ...]
     official: dict[str, dict[str, float]]
     pyiqa: dict[str, dict[str, float]]
-    official_text: dict[str, dict[str, str]]  # the values as printed, to know their precision
 
 
-def read_table(path: Path) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, str]]]:
-    """A ResultsCalibra CSV (first column the metric, then one column per image) as numbers and as printed."""
+def read_table(path: Path) -> dict[str, dict[str, float]]:
+    """A ResultsCalibra CSV (first column the metric, then one column per image) as {metric: {image: value}}."""
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     header = [h.removesuffix(".bmp") for h in rows[0][1:]]
-    text = {r[0]: dict(zip(header, (v.strip() for v in r[1:]), strict=True)) for r in rows[1:] if r}
-    return {m: {k: float(v) for k, v in vals.items()} for m, vals in text.items()}, text
+    return {r[0]: {k: float(v) for k, v in zip(header, r[1:], strict=True)} for r in rows[1:] if r}
 
 
 def load_calibra(root: Path | None = None) -> CalibraSet:
@@ -117,13 +115,9 @@ def load_calibra(root: Path | None = None) -> CalibraSet:
     if missing:
         raise InputError("the calibration set is incomplete", file=folder, expected=", ".join(FILES),
                          found=f"missing {', '.join(missing)}")
-    official, text = read_table(folder / "results_official.csv")
-    summary, _ = read_table(folder / "calibration_summary.csv")
+    official = read_table(folder / "results_official.csv")
+    summary = read_table(folder / "calibration_summary.csv")
     return CalibraSet(IMAGES, tuple(read_image(folder / "dist_dir" / f"{n}.bmp")[0] for n in IMAGES),
                       tuple(read_image(folder / "ref_dir" / f"{n}.bmp")[0] for n in IMAGES), official,
-                      {k.removesuffix("(ours)"): v for k, v in summary.items() if k.endswith("(ours)")}, text)
+                      {k.removesuffix("(ours)"): v for k, v in summary.items() if k.endswith("(ours)")})
 
-
-def decimals(printed: str) -> int:
-    """Digits after the decimal point of a value as printed ('21.11' -> 2, '0.05079' -> 5, '1.0' -> 1)."""
-    return len(printed.split(".")[1]) if "." in printed else 0
