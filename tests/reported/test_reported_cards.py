@@ -51,7 +51,7 @@ def test_values_are_kept_as_printed(catalog):
     assert t1.metrics["DOVER"].id == "dover-tech100" and t4.metrics["E*warp"].id == "ewarp-gt"
     assert t4.metrics["E*warp"].higher_is_better is False  # printed with an up arrow; lower is better (A.2)
     laion = catalog["dtg-restore-table2"].metrics["LAION AP"]
-    assert laion.id is None and laion.higher_is_better is True and laion.note
+    assert laion.id == "laion-aes" and laion.higher_is_better is True and not laion.exact and laion.note
     assert not any(m.exact for c in catalog.values() for m in c.metrics.values())  # no paper states its conventions
 
 
@@ -79,8 +79,9 @@ def test_reported_tables_mark_best_among_their_own_rows_and_stay_apart(catalog):
 GOOD = {
     "name": "mine", "title": "t", "source": {"paper": "P", "table": "Table 9"},
     "protocol": {"lq": "own degradations"}, "datasets": {"SPMCS": "spmcs"},
-    "metrics": {"PSNR": "psnr-y"}, "methods": {"A": None, "B": "bicubic"}, "columns": ["A", "B"],
-    "rows": {"SPMCS": {"PSNR": ["24.10", None]}},
+    "metrics": {"PSNR": "psnr-y", "User score": {"id": None, "higher_is_better": True, "note": "no metric of ours"}},
+    "methods": {"A": None, "B": "bicubic"}, "columns": ["A", "B"],
+    "rows": {"SPMCS": {"PSNR": ["24.10", None], "User score": ["4.40", "–"]}},
 }
 
 
@@ -92,8 +93,12 @@ def _write(tmp_path: Path, data: dict, name: str = "mine") -> Path:
 
 def test_a_good_card_from_a_file(tmp_path):
     card = load_cards([str(_write(tmp_path, GOOD))])[0]
-    assert [(v.method, v.text, v.value) for v in card.values] == [("A", "24.10", 24.1)]  # None: not printed
+    # None and – are cells the paper does not print
+    assert [(v.method, v.metric, v.text, v.value) for v in card.values] == [("A", "PSNR", "24.10", 24.1),
+                                                                            ("A", "User score", "4.40", 4.4)]
     assert card.methods["B"].card == "bicubic" and card.metrics["PSNR"].higher_is_better is True
+    user = card.metrics["User score"]
+    assert user.id is None and user.key == "User score" and user.higher_is_better is True and not user.exact
 
 
 def test_a_bad_card_is_refused_with_one_line_per_entry(tmp_path):
