@@ -18,6 +18,7 @@ from vrbench.degrade.cli import bench_degrade_command, degrade_command
 from vrbench.errors import VrbenchError
 from vrbench.experiments.cli import profile_command, study_app, sweep_command
 from vrbench.methods.cli import methods_app
+from vrbench.metrics.bench_cli import bench_protocol_command
 from vrbench.metrics.cli import bench_metrics_command, metrics_app, weights_app
 from vrbench.report.cli import export_command, leaderboard_app
 from vrbench.reported.cli import reported_app
@@ -30,6 +31,7 @@ app.add_typer(metrics_app, name="metrics")
 app.add_typer(weights_app, name="weights")
 bench_app = typer.Typer(no_args_is_help=True, help="Speed benchmarks measured side by side in one run.")
 bench_app.command("metrics")(bench_metrics_command)
+bench_app.command("protocol")(bench_protocol_command)
 bench_app.command("degrade")(bench_degrade_command)
 app.command("degrade")(degrade_command)
 app.add_typer(bench_app, name="bench")

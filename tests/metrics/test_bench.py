@@ -1,0 +1,81 @@
+"""`vrbench bench metrics` / `bench protocol`: the engine and the per-frame anchors agree in the same run, the run
+is saved with its hardware, and bad options are one clear line. (Speed itself is never asserted.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vrbench.cli import app
+from vrbench.metrics.bench import run_bench
+
+runner = CliRunner()
+
+
+def test_engine_and_basicsr_style_anchors_agree():
+    run = run_bench(["psnr-y", "ssim-y", "ssim-matlab", "ssim-rgb"], size="256", frames=2, methods=2, device="cpu")
+    rows = {r.name: r for r in run.rows}
+    assert set(rows) == {"psnr-y", "ssim-y", "ssim-matlab", "ssim-rgb"} and run.scored == 4
+    # float32 x / 255 at the engine's boundary against exact uint8 in the anchor: ~1e-7 dB, ~1e-9 SSIM
+    assert rows["psnr-y"].max_abs_diff < 1e-6
+    assert rows["ssim-y"].max_abs_diff < 1e-8 and rows["ssim-rgb"].max_abs_diff < 1e-8
+    assert rows["ssim-matlab"].max_abs_diff < 1e-12  # both sides round to the same integers
+    assert "cv2.filter2D" in rows["ssim-y"].anchor
+    assert set(run.split_s) == {"decode", "transfer", "compute", "store"} and run.split_s["compute"] > 0
+    assert run.decode_fps > 0 and run.engine_fps > 0 and run.anchor_fps > 0
+    assert run.hardware["cores"] >= 1 and run.hardware["torch"]
+    json.dumps(run.to_dict())
+
+
+def test_bench_metrics_cli_saves_the_run(tmp_path):
+    out = runner.invoke(app, ["bench", "metrics", "--size", "256", "--frames", "1", "--methods", "1", "--metrics",
+                              "psnr-rgb,nonexistent-or-anchorless", "--device", "cpu", "--save", str(tmp_path)],
+                        terminal_width=200)
+    assert out.exit_code == 0, out.output
+    assert "psnr-rgb" in out.output and "whole run" in out.output and "decoding alone" in out.output
+    assert "not measured: nonexistent-or-anchorless (no anchor)" in out.output
+    (saved,) = tmp_path.glob("metrics-256-cpu-*.json")
+    data = json.loads(saved.read_text())
+    assert data["rows"][0]["name"] == "psnr-rgb" and data["hardware"]["cpu"] and data["size"] == "256"
+
+
+@pytest.mark.parametrize("args,words", [(["--size", "4k"], "unknown --size"),
+                                        (["--methods", "9"], "--methods must be 1-5")])
+def test_bench_metrics_refuses_bad_options_before_running(args, words):
+    """An InputError (the console entry point prints it as one line, exit 2), raised before any frame is made."""
+    from vrbench.errors import InputError
+
+    out = runner.invoke(app, ["bench", "metrics", *args], terminal_width=200)
+    assert isinstance(out.exception, InputError) and words in str(out.exception)
+
+
+def test_bench_protocol_extrapolates_every_stage(tmp_path):
+    out = runner.invoke(app, ["bench", "protocol", "seedvr2", "--frames", "1", "--metrics", "psnr-rgb,ssim-yiq",
+                              "--device", "cpu", "--save", str(tmp_path)], terminal_width=200)
+    assert out.exit_code == 0, out.output
+    (saved,) = tmp_path.glob("protocol-seedvr2-cpu-*.json")
+    data = json.loads(saved.read_text())
+    assert data["target_frames"] == 5530 and data["target_clips"] == 110
+    assert list(data["minutes"]) == ["decode", "colour fix (wavelet)", "psnr-rgb", "ssim-yiq"]
+    for stage, seconds in data["seconds_per_frame"].items():
+        assert data["minutes"][stage] == pytest.approx(seconds * 5530 / 60)
+    assert data["total_minutes"] == pytest.approx(sum(data["minutes"].values()))
+    assert "whole protocol for one method" in out.output
+
+
+def test_random_stand_in_weights_never_outlive_the_bench(monkeypatch, tmp_path):
+    import os
+
+    from vrbench.metrics.bench import random_weights_hub
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "mine"))
+    monkeypatch.delenv("VRBENCH_ALLOW_UNVERIFIED_WEIGHTS", raising=False)
+    with random_weights_hub():
+        hub = os.environ["TORCH_HOME"]
+        assert hub != str(tmp_path / "mine")
+        assert (Path(hub) / "hub" / "vrbench" / "DOVER.pth").is_file()
+    assert os.environ["TORCH_HOME"] == str(tmp_path / "mine") and not Path(hub).exists()
+    assert "VRBENCH_ALLOW_UNVERIFIED_WEIGHTS" not in os.environ and not (tmp_path / "mine").exists()
