@@ -253,70 +253,43 @@ def resize_batch(x: torch.Tensor, height: int, width: int, mode: str) -> torch.T
     raise ValueError(f"unknown resize mode '{mode}'")
 
 
-def gaussian_noise(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
-    """x + N(0, 1) sigma / 255, clipped to [0, 1]; gray noise is one field shared by the three channels."""
-    noise = torch.empty(x.shape, dtype=torch.float32)
-
-    def fill(i: int) -> None:
-        field = noise_fields.gaussian_field(entries[i]["seed"], (1 if entries[i]["gray"] else 3, *x.shape[-2:]))
-        noise[i] = torch.from_numpy(field)  # a gray field broadcasts over the channels
-
-    frame_map(fill, range(len(entries)))
-    sigma = torch.tensor([e["sigma"] / 255.0 for e in entries], dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
-    return noise.to(x.device).mul_(sigma).add_(x).clamp_(0, 1)  # x + noise * sigma, as the reference
+def gaussian_noise(image: torch.Tensor, entry: dict) -> torch.Tensor:
+    """One (3, H, W) frame + N(0, 1) sigma / 255, clipped to [0, 1]; gray noise is one field shared by the three
+    channels (computed once and broadcast: the same values as on three copies)."""
+    field = noise_fields.gaussian_field(entry["seed"], (1 if entry["gray"] else 3, *image.shape[-2:]))
+    sigma = torch.tensor(entry["sigma"] / 255.0, dtype=image.dtype, device=image.device)
+    return torch.add(image, torch.from_numpy(field).to(image.device).mul_(sigma)).clamp_(0, 1)  # x + noise * sigma
 
 
-def poisson_noise(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
-    """BSR's Poisson noise in [0, 1] units, counts drawn by CDF inversion (see noise.py)."""
+def poisson_noise(image: torch.Tensor, entry: dict) -> torch.Tensor:
+    """BSR's Poisson noise in [0, 1] units on one (3, H, W) frame, counts drawn by CDF inversion (see noise.py); gray
+    noise is drawn on the luma plane and broadcast over the channels."""
     r, g, b = noise_fields.LUMA
-    luma = x[:, 0:1] * r + x[:, 1:2] * g + x[:, 2:3] * b  # written out so the float order matches the reference
-    gray = torch.tensor([e["gray"] for e in entries], device=x.device).view(-1, 1, 1, 1)
-    levels = (torch.where(gray, luma.expand_as(x), x) * 255).round().clamp(0, 255).to(torch.int64)
-    levels_np = levels.cpu().numpy()
-
-    def counts(i: int) -> tuple[np.ndarray, int]:
-        level = levels_np[i, :1] if entries[i]["gray"] else levels_np[i]
-        vals = noise_fields.poisson_vals(int(np.count_nonzero(np.bincount(level.ravel(), minlength=256))))
-        uniforms = noise_fields.uniform_field(entries[i]["seed"], level.shape)
-        return noise_fields.poisson_counts(level, uniforms, vals), vals
-
-    drawn = frame_map(counts, range(len(entries)))
-    count_field = torch.empty(x.shape, dtype=torch.float32)
-    for i, (c, _) in enumerate(drawn):
-        count_field[i] = torch.from_numpy(c)  # a gray field broadcasts over the channels
-    vals = torch.tensor([v for _, v in drawn], dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
-    scale = torch.tensor([e["scale"] for e in entries], dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
-    noise = (count_field.to(x.device) / vals - levels.to(x.dtype) / 255) * scale
-    return (x + noise).clamp_(0, 1)
+    source = image[0:1] * r + image[1:2] * g + image[2:3] * b if entry["gray"] else image  # the reference's order
+    levels = source.mul(255).round_().clamp_(0, 255)
+    level = levels.to(torch.uint8).cpu().numpy()
+    vals = noise_fields.poisson_vals(int(np.count_nonzero(np.bincount(level.ravel(), minlength=256))))
+    counts = noise_fields.poisson_counts(level, noise_fields.uniform_field(entry["seed"], level.shape), vals)
+    vals_t, scale = (torch.tensor(v, dtype=image.dtype, device=image.device) for v in (vals, entry["scale"]))
+    noise = torch.from_numpy(counts).to(image.device, image.dtype).div_(vals_t).sub_(levels.div_(255)).mul_(scale)
+    return torch.add(image, noise).clamp_(0, 1)  # (counts / vals - levels / 255) * scale, then x + noise
 
 
 def add_noise(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
-    """Gaussian or Poisson noise per frame (a stage's frames share the kind in drift/constant mode)."""
-    return by_frame(add_noise_batch, x, entries)
-
-
-def add_noise_batch(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
-    kinds = [e["kind"] for e in entries]
-    out = x.clone()
-    for kind, fn in (("gaussian", gaussian_noise), ("poisson", poisson_noise)):
-        index = [i for i, k in enumerate(kinds) if k == kind]
-        if index:
-            out[index] = fn(x[index], [entries[i] for i in index])
-    return out
+    """Gaussian or Poisson noise, frame by frame (over the frame threads)."""
+    noise = {"gaussian": gaussian_noise, "poisson": poisson_noise}
+    return torch.stack(frame_map(lambda i: noise[entries[i]["kind"]](x[i], entries[i]), range(len(entries))))
 
 
 def to_uint8_hwc(x: torch.Tensor) -> np.ndarray:
     """(N, 3, H, W) float -> (N, H, W, 3) uint8, clipped then rounded."""
-    return (x * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return (x * 255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def jpeg(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
-    return by_frame(jpeg_batch, x, entries)
-
-
-def jpeg_batch(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
-    frames = to_uint8_hwc(x)
-    decoded = frame_map(lambda i: jpeg_roundtrip(frames[i], entries[i]["quality"]), range(len(entries)))
+    """libjpeg round trip frame by frame (over the frame threads), see jpeg.py."""
+    decoded = frame_map(lambda i: jpeg_roundtrip(to_uint8_hwc(x[i : i + 1])[0], entries[i]["quality"]),
+                        range(len(entries)))
     return to_tensor(np.stack(decoded), x.device)
 
 
