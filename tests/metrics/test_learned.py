@@ -14,8 +14,8 @@ from vrbench.video import Video
 @pytest.fixture()
 def planted(monkeypatch):
     """Random-init stand-ins for the LPIPS/DISTS/MUSIQ/NIQE files; removed afterwards so other tests see none.
-    NIQE's stand-in npz holds the same arrays as the MAT file planted where pyiqa's own NIQE looks."""
-    from scipy.io import loadmat
+    NIQE's stand-in npz holds the same arrays as a MAT file planted where pyiqa's own NIQE looks."""
+    from scipy.io import savemat
 
     from vrbench.metrics.bench import plant_random_weights
     from vrbench.metrics.learned import NIQE_PARAMS
@@ -24,11 +24,13 @@ def planted(monkeypatch):
     monkeypatch.setenv("VRBENCH_ALLOW_UNVERIFIED_WEIGHTS", "1")  # random stand-ins cannot match the checksums
     cards = {n: METRICS.card(n) for n in ("lpips-alex", "lpips-vgg", "dists", "musiq", "niqe")}
     plant_random_weights(torch_hub_dir())
-    pyiqa_mat = torch_hub_dir() / "pyiqa" / "niqe_modelparameters.mat"
-    mat = loadmat(pyiqa_mat)
+    a = np.random.default_rng(2).normal(size=(36, 36))
+    mu, cov = np.random.default_rng(3).normal(size=(1, 36)), a @ a.T + 36 * np.eye(36)  # symmetric positive definite
     NIQE_PARAMS.path.parent.mkdir(parents=True, exist_ok=True)
     with open(NIQE_PARAMS.path, "wb") as f:
-        np.savez(f, mu_pris_param=mat["mu_prisparam"], cov_pris_param=mat["cov_prisparam"])
+        np.savez(f, mu_pris_param=mu, cov_pris_param=cov)
+    pyiqa_mat = torch_hub_dir() / "pyiqa" / "niqe_modelparameters.mat"
+    savemat(pyiqa_mat, {"mu_prisparam": mu, "cov_prisparam": cov})
     yield cards
     for card in cards.values():
         for w in card.weights:
@@ -169,3 +171,14 @@ def test_lpips_offline_says_the_imagenet_trunk_ships_in_no_package_and_the_head_
     trunk, head = err.files
     assert "ships in no PyPI package" in trunk
     assert "also tries PyPI lpips 0.1.4 wheel: lpips/weights/v0.1/alex.pth" in head
+
+
+def test_niqe_on_frames_smaller_than_its_block_says_so_in_one_line(planted):
+    import torch
+
+    from vrbench.errors import InputError
+
+    metrics = build_metrics(["niqe"], "cpu")
+    with pytest.raises(InputError, match=r"NIQE needs frames of at least 96x96 pixels \(its block size\): found 88x72"):
+        metrics.ready["niqe"].compute(torch.rand(2, 3, 72, 88), None)
+    assert metrics.ready["niqe"].compute(torch.rand(1, 3, 96, 96), None).shape == (1,)

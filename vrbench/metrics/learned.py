@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from vrbench.errors import MetricUnavailable
+from vrbench.errors import InputError, MetricUnavailable
 from vrbench.metrics.base import Metric, MetricCard, check_ready
 from vrbench.registry import METRICS
 from vrbench.weights import PypiSource, WeightFile, digest, source
@@ -39,6 +39,7 @@ LPIPS_VGG_SHA256 = "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b843
 DISTS_SHA256 = "f5e65c96230b7f6ca995691647d482237e4cab8a50c5c4a5784f219ef0748218"
 # NIQE's pristine-image model (Mittal et al., IEEE SPL 2013): MATLAB's modelparameters.mat as BasicSR 1.4.2 ships it,
 # converted to float64 arrays (mu_pris_param 1x36, cov_pris_param 36x36), in its GitHub tree and its PyPI sdist.
+NIQE_BLOCK = 96  # pyiqa's NIQE: features of 96x96 blocks (the frame is cropped to whole blocks)
 NIQE_NPZ_SHA256 = "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296"
 NIQE_PARAMS = WeightFile(
     "niqe_pris_params.npz", "https://github.com/XPixelGroup/BasicSR/raw/v1.4.2/basicsr/metrics/niqe_pris_params.npz",
@@ -126,6 +127,12 @@ class NiqeMetric(PyiqaMetric):
             mat = Path(folder) / "niqe_pris_params.mat"
             savemat(mat, {"mu_prisparam": params["mu_pris_param"], "cov_prisparam": params["cov_pris_param"]})
             return pyiqa.create_metric(self.pyiqa_name, device=device, pretrained_model_path=str(mat), **self.options)
+
+    def compute(self, out, gt, ref=None):
+        if min(out.shape[-2:]) < NIQE_BLOCK:  # pyiqa would fail deep inside on an empty block grid
+            raise InputError(f"NIQE needs frames of at least {NIQE_BLOCK}x{NIQE_BLOCK} pixels (its block size)",
+                             found=f"{out.shape[-1]}x{out.shape[-2]}")
+        return super().compute(out, gt, ref)
 
 
 class LaionAesMetric(PyiqaMetric):
