@@ -83,13 +83,17 @@ def luma_matlab_gray(x: Array) -> Array:
 
 def psnr(x: Array, y: Array, data_range: float) -> torch.Tensor:
     """Per-image PSNR in dB over all channels and pixels; +inf where the images are identical."""
-    if isinstance(x, torch.Tensor):
-        x, y = x.double(), y.double()
+    if isinstance(x, np.ndarray):
+        import cv2
+
+        # one pass a frame (OpenCV's L2SQR norm accumulates in float64), not three (difference, square, mean)
+        sse = np.array([cv2.norm(a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1]), cv2.NORM_L2SQR)
+                        for a, b in zip(x, y, strict=True)])
+        with np.errstate(divide="ignore"):
+            return torch.from_numpy(10.0 * np.log10(data_range**2 / (sse / x[0].size)))
+    x, y = x.double(), y.double()
     d = x - y
     mse = (d * d).reshape(len(d), -1).mean(1)
-    if isinstance(mse, np.ndarray):
-        with np.errstate(divide="ignore"):
-            return torch.from_numpy(10.0 * np.log10(data_range**2 / mse))
     return 10.0 * torch.log10(data_range**2 / mse)
 
 
