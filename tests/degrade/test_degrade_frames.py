@@ -62,3 +62,16 @@ def test_spread_frames_uses_frame_threads_and_restores_the_thread_count():
             assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels-last", "strided"])
+def test_planes_round_trip_is_the_layout_copy(layout):
+    """planes/unplanes move frames to and from the convolutions' layout through OpenCV's transpose on the CPU: the
+    same tensor PyTorch's own layout copy gives, for any input strides."""
+    frames = torch.from_numpy(np.random.default_rng(3).random((5, 3, 14, 22), dtype=np.float32))
+    frames = {"contiguous": frames, "channels-last": frames.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2),
+              "strided": frames[:, :, ::2]}[layout]
+    z = ops.planes(frames)
+    expected = frames.reshape(1, 15, *frames.shape[-2:]).contiguous(memory_format=torch.channels_last)
+    assert torch.equal(z, expected) and z.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(ops.unplanes(z, 5), frames)
