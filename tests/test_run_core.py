@@ -121,6 +121,30 @@ def test_a_metric_is_built_and_set_up_once_per_process(tmp_path, demo_root):
     assert calls == {"built": 1, "setup": 1}
 
 
+def test_the_door_each_weights_file_came_through_is_kept_in_the_run_record(tmp_path, demo_root):
+    from vrbench.metrics.fidelity import FidelityMetric
+
+    psnr = METRICS.create("psnr-rgb")
+    card = replace(psnr.card, name="sourced-metric")
+
+    class SourcedPsnr(FidelityMetric):
+        def provenance(self):
+            return {**super().provenance(), "weights_sha256": {"params.npz": "ab" * 32},
+                    "weights_source": {"params.npz": "PyPI basicsr==1.4.2 (sdist)"}}
+
+    if "sourced-metric" not in METRICS:
+        METRICS.add(card, lambda: SourcedPsnr(card, psnr.spec))
+    cfg = parse_config({"name": "msource", "datasets": [{"name": "demo", "clips": ["carphone"]}],
+                        "methods": ["bicubic"], "metrics": ["sourced-metric", "psnr-y"]})
+    run_benchmark(cfg, tmp_path / "r.sqlite", tmp_path / "out")
+    store = Store(tmp_path / "r.sqlite")
+    pids = set(store.results_frame("msource")["provenance"])
+    assert len(pids) == 1
+    record = store.provenance(pids.pop())["metrics"]
+    assert record["sourced-metric"]["weights_source"] == {"params.npz": "PyPI basicsr==1.4.2 (sdist)"}
+    assert "weights_source" not in record["psnr-y"]  # no weights, no door
+
+
 def test_cli_workers_ray_and_dry_run_give_the_in_process_values(tmp_path, demo_root):
     body = """
         name: {name}

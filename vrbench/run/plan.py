@@ -109,10 +109,14 @@ class MetricPlan:
     name: str
     card: Any
     weights: dict[str, Any]
+    #: weight file -> the door it came through (publisher URL or PyPI package); recorded, never part of a cache key
+    sources: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, metric: Any) -> MetricPlan:
-        return cls(metric.card.name, metric.card, dict(metric.provenance().get("weights_sha256", {})))
+        prov = metric.provenance()
+        return cls(metric.card.name, metric.card, dict(prov.get("weights_sha256", {})),
+                   dict(prov.get("weights_source", {})))
 
 
 @dataclass(frozen=True)
