@@ -1,5 +1,6 @@
-"""Frame threads: every operator computes a frame the same alone as in a batch, so spreading frames over threads
-(ops_torch.spread_frames) cannot change the LQ bytes."""
+"""Frame threads (ops_torch.spread_frames) and layouts: every operator computes a frame the same alone as in a batch
+and whatever the memory layout it arrives in, so running noise and JPEG frame by frame, size groups in threads, or
+frames straight from the codec cannot change the LQ bytes."""
 
 from __future__ import annotations
 

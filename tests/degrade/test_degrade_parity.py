@@ -55,7 +55,7 @@ def test_bench_reports_speed_and_agreement(bunny):
 def test_bytes_do_not_depend_on_the_thread_count(bbb_frames, preset, seeds):
     """PyTorch's bilinear kernel gave results 7e-6 apart at 1 and 2 threads (enough to change LQ bytes through an
     8-bit rounding and the codec); every operator now computes each value the same way for any thread count, and
-    from 2 threads on the frames run in frame threads (ops_torch.spread_frames), one batch or frame per thread."""
+    from 2 threads on, size groups and the frames of noise and JPEG run in frame threads (ops_torch.spread_frames)."""
     import torch
 
     from vrbench.degrade.pipeline import degrade_clip

@@ -47,9 +47,9 @@ def frame_map(fn, items) -> list:
     """[fn(item) for item in items], spread over the frame threads: as many as PyTorch threads (as many as
     `spread_frames` took over while it is on); serial inside a frame thread.
 
-    For the per-frame work of a stage (size groups, frames, random fields, Poisson counts, libjpeg): PyTorch, NumPy's
-    generators and OpenCV release the GIL, and each item's result depends only on its own input and seed, so the
-    bytes are the same for any thread count.
+    For the per-frame work of a stage (size groups, the frames of noise and JPEG): PyTorch, NumPy's generators and
+    OpenCV release the GIL, and each item's result depends only on its own input and seed, so the bytes are the same
+    for any thread count.
     """
     items, threads = list(items), _SPREAD.get() or torch.get_num_threads()
     if min(threads, len(items)) <= 1:
@@ -59,12 +59,15 @@ def frame_map(fn, items) -> list:
 
 @contextlib.contextmanager
 def spread_frames(device: torch.device) -> Iterator[None]:
-    """On the CPU with n > 1 PyTorch threads: run frames (or size groups) in n frame threads, PyTorch on one thread
-    in each and in this one (restored on exit); elsewhere, nothing changes.
+    """On the CPU with n > 1 PyTorch threads: run size groups (and the frames of the noise and JPEG stages) in n
+    frame threads, PyTorch on one thread in each and in this one (restored on exit); elsewhere, nothing changes.
 
     Why: after a per-frame resize each frame is a small batch of its own, where PyTorch's intra-op threads barely
-    pay, and their idle OpenMP team spin-waits while the codec, libjpeg or the frame threads run. The bytes do not
-    change: every operator here computes a frame independently of its batch and of the thread count (tested).
+    pay, and their idle OpenMP team spin-waits while the codec, libjpeg or the frame threads run (on a loaded 2-core
+    machine every preset ran several times slower than the per-frame reference that way). A lone batch stays whole:
+    split over the threads, its depthwise convolutions vectorise over fewer planes, and dove-x4 took ~25% more CPU
+    time and more wall time at 2 threads. The bytes do not change: operators see the same batches, and each value is
+    computed the same way for any thread count (tested).
     """
     threads = torch.get_num_threads()
     if device.type != "cpu" or threads <= 1 or _SPREAD.get():
@@ -78,18 +81,6 @@ def spread_frames(device: torch.device) -> Iterator[None]:
     finally:
         torch.set_num_threads(threads)
         _SPREAD.reset(token)
-
-
-def by_frame(fn, x: torch.Tensor, *per_frame) -> torch.Tensor:
-    """fn(x, *per_frame); while frames are spread (`spread_frames`), fn on one run of consecutive frames of x (and
-    of every per-frame sequence) per frame thread, concatenated: the same values, as fn computes each frame on its
-    own (runs, not single frames: a depthwise convolution vectorises over the planes of its batch)."""
-    threads = _SPREAD.get()
-    if threads <= 1 or len(x) <= 1:
-        return fn(x, *per_frame)
-    bounds = np.linspace(0, len(x), min(threads, len(x)) + 1).round().astype(int)
-    runs = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    return torch.cat(frame_map(lambda run: fn(x[run], *(a[run] for a in per_frame)), runs))
 
 
 def reflect_indices(n: int, pad: int, device: torch.device) -> torch.Tensor:
@@ -198,7 +189,7 @@ def blur(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
     to 21; zero taps leave the result unchanged)."""
     size = max(e["size"] for e in entries)
     kernels = np.stack([pad_kernel(kernel_from_params(e), size) for e in entries])
-    return by_frame(correlate, x, torch.from_numpy(kernels).to(device=x.device, dtype=torch.float32))
+    return correlate(x, torch.from_numpy(kernels).to(device=x.device, dtype=torch.float32))
 
 
 def unsharp_mask(x: torch.Tensor, stage: dict) -> torch.Tensor:
@@ -208,10 +199,6 @@ def unsharp_mask(x: torch.Tensor, stage: dict) -> torch.Tensor:
     layout: every fresh full-size tensor costs page faults on the CPU.
     """
     taps = torch.from_numpy(gaussian_kernel_1d(stage["size"], stage["sigma"])).to(x.device, torch.float32)
-    return by_frame(lambda part: sharpen(part, taps, stage), x)
-
-
-def sharpen(x: torch.Tensor, taps: torch.Tensor, stage: dict) -> torch.Tensor:
     z = planes(x)
     residual = torch.sub(z, correlate_separable(z, taps))
     mask = residual.abs().mul_(255).gt_(stage["threshold"])  # 1.0 / 0.0 in the float dtype
@@ -254,10 +241,6 @@ def resize(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
     antialiasing [RE: F.interpolate]; 'bicubic_aa' is the antialiased a = -0.5 cubic of MATLAB/PIL."""
     if (height, width) == tuple(x.shape[-2:]):
         return x  # every mode is the identity at the same size (half-pixel centres, cubic(0) = 1)
-    return by_frame(lambda part: resize_batch(part, height, width, mode), x)
-
-
-def resize_batch(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
     if mode == "area":
         return F.adaptive_avg_pool2d(x, (height, width))
     if mode == "bilinear":
@@ -311,4 +294,4 @@ def jpeg(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
 
 def quantize(x: torch.Tensor) -> torch.Tensor:
     """clamp(round(x * 255), 0, 255) / 255 [RE model; mmedit Quantize]."""
-    return by_frame(lambda part: (part * 255).round().clamp(0, 255) / 255, x)
+    return (x * 255).round().clamp(0, 255) / 255
