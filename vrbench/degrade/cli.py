@@ -41,8 +41,9 @@ def write_lq(lq, manifest: dict, out: Path, fps: float) -> Path:
     """Write LQ frames (PNG folder or lossless video) and the manifest next to them; return the manifest path.
 
     Nothing at OUT is overwritten: an existing video, manifest or frames are refused. Everything is written beside
-    OUT under a temporary name and renamed into place, the manifest last, so a killed run never leaves a partial
-    clip that looks complete; its temporary leftovers are removed by the next `degrade` into the same folder."""
+    OUT under a temporary name and renamed into place (a new OUT in one rename, else the manifest last), so a killed
+    run never leaves a partial clip that looks complete; its temporary leftovers are removed by the next `degrade`
+    into the same folder."""
     from vrbench.degrade.manifest import write_manifest
     from vrbench.fsutil import atomic_path, remove_stale, temp_name
     from vrbench.video import is_video_file, list_frame_files, write_frames, write_video_lossless
@@ -65,22 +66,24 @@ def write_lq(lq, manifest: dict, out: Path, fps: float) -> Path:
     staging = out.with_name(temp_name(out.name))
     try:
         write_frames(lq, staging)
+        write_manifest(manifest, staging / "manifest.json")  # a new OUT then gets frames and manifest in one rename
         _move_in(staging, out)
-        return write_manifest(manifest, out / "manifest.json")
+        return out / "manifest.json"
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
 def _move_in(staging: Path, out: Path) -> None:
-    """The finished frames of `staging` into `out`: one rename if `out` is new or empty, else frame by frame."""
+    """The finished frames and manifest of `staging` into `out`: one rename if `out` is new or empty, else file by
+    file, the manifest last."""
     try:
         os.replace(staging, out)
         return
     except OSError:
         if not out.is_dir():
             raise
-    for frame in sorted(staging.iterdir()):
-        os.replace(frame, out / frame.name)
+    for path in sorted(staging.iterdir(), key=lambda p: (p.name == "manifest.json", p.name)):
+        os.replace(path, out / path.name)
 
 
 def run_degrade(inp: Path, out: Path, preset: str, seed: int, scale: int, clip_id: str | None,
