@@ -79,3 +79,22 @@ def test_no_luma_is_decoded_when_no_metric_asks(clips, monkeypatch):
     monkeypatch.setattr(Video, "iter_chunks_with_luma", refuse)
     scores = evaluate_clip({"mp4": clips["mp4"]}, clips["gt"], {"plain": _Recorder()}, "cpu", chunk=5)
     assert scores.values["mp4"]["plain"][0] == 3.0
+
+
+@pytest.mark.gpu
+def test_on_cuda_chunks_and_luma_arrive_on_the_device(clips):
+    import torch
+
+    timings = Timings()
+    scores = evaluate_clip({"mp4": clips["mp4"]}, clips["gt"], {"luma": _LumaRecorder(), "psnr": _psnr()},
+                           torch.device("cuda"), chunk=5, timings=timings)
+    cpu = evaluate_clip({"mp4": clips["mp4"]}, clips["gt"], {"psnr": _psnr()}, "cpu", chunk=5)
+    for _, _, kwargs in scores.values["mp4"]["luma"][1]:
+        assert all(t.device.type == "cuda" for t in kwargs["luma"])
+    np.testing.assert_allclose(scores.values["mp4"]["psnr"][1], cpu.values["mp4"]["psnr"][1], atol=1e-10)
+
+
+def _psnr():
+    from vrbench.registry import METRICS
+
+    return METRICS.create("psnr-y")

@@ -287,3 +287,13 @@ def test_ssim_torch_path_equals_the_numpy_path(pair):
     torch_path = ssim(luma_bt601(out.double()), luma_bt601(gt.double()))
     numpy_path = ssim(luma_bt601(out.double().numpy()), luma_bt601(gt.double().numpy()))
     np.testing.assert_allclose(torch_path.numpy(), numpy_path.numpy(), atol=1e-12, rtol=0)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["psnr-rgb", "psnr-y", "ssim-y", "ssim-rgb", "ssim-yiq", "ssim-matlab"])
+def test_cuda_values_equal_cpu_values(pair, name):
+    """The torch float64 convolution path on CUDA gives the CPU (OpenCV) values."""
+    out, gt = pair
+    metric = METRICS.create(name)
+    on_gpu = metric.compute(to_tensor(out, "cuda"), to_tensor(gt, "cuda")).cpu().numpy()
+    np.testing.assert_allclose(on_gpu, ours(name, out, gt), atol=1e-10, rtol=0)
