@@ -76,3 +76,22 @@ def test_planes_round_trip_is_the_layout_copy(layout):
     expected = frames.reshape(1, 15, *frames.shape[-2:]).contiguous(memory_format=torch.channels_last)
     assert torch.equal(z, expected) and z.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(ops.unplanes(z, 5), frames)
+
+
+def test_convolutions_in_row_bands_over_the_frame_threads_give_the_same_values():
+    """While frames are spread, a large depthwise convolution runs in bands of output rows, one per frame thread."""
+    rng = np.random.default_rng(11)
+    frames = torch.from_numpy(rng.random((8, 3, 100, 120), dtype=np.float32))  # large enough to be banded
+    kernels = torch.from_numpy(rng.random((8, 11, 11), dtype=np.float32))
+    usm = {"size": 51, "sigma": 8.0, "weight": 0.5, "threshold": 10}
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        alone = ops.correlate(frames, kernels), ops.unsharp_mask(frames, usm)
+        for threads in (2, 3):
+            torch.set_num_threads(threads)
+            with ops.spread_frames(torch.device("cpu")):
+                banded = ops.correlate(frames, kernels), ops.unsharp_mask(frames, usm)
+            assert all(torch.equal(a, b) for a, b in zip(alone, banded, strict=True)), threads
+    finally:
+        torch.set_num_threads(before)

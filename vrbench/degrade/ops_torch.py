@@ -83,6 +83,19 @@ def spread_frames(device: torch.device) -> Iterator[None]:
         _SPREAD.reset(token)
 
 
+def depthwise(z: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """F.conv2d(z, weight, groups=planes) on (1, P, H, W) channels-last planes; while frames are spread
+    (`spread_frames`), bands of output rows over the frame threads, concatenated: each output is the same sum of the
+    same products wherever its band starts, and every band keeps all P planes to vectorise over."""
+    threads, rows = _SPREAD.get(), z.shape[-2] - weight.shape[-2] + 1
+    if threads <= 1 or rows * z.shape[-1] * z.shape[1] < 1 << 18:  # small: not worth a hand-off
+        return F.conv2d(z, weight, groups=z.shape[1])
+    bounds = np.linspace(0, rows, threads + 1).round().astype(int).tolist()
+    bands = frame_map(lambda b: F.conv2d(z[..., bounds[b] : bounds[b + 1] + weight.shape[-2] - 1, :], weight,
+                                         groups=z.shape[1]), range(threads))
+    return torch.cat(bands, dim=-2)
+
+
 def reflect_indices(n: int, pad: int, device: torch.device) -> torch.Tensor:
     """Indices of a reflect (mirror without repeating the edge, OpenCV REFLECT_101) padding of any width.
 
@@ -138,7 +151,7 @@ def correlate(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
         return torch.fft.irfft2(spectrum, s=size)[..., k - 1 : k - 1 + height, k - 1 : k - 1 + width].contiguous()
     batch = planes(padded)
     weight = kernels.repeat_interleave(c, dim=0).unsqueeze(1)
-    return F.conv2d(batch, weight, groups=n * c).reshape(n, c, height, width)
+    return depthwise(batch, weight).reshape(n, c, height, width)
 
 
 def planes(x: torch.Tensor) -> torch.Tensor:
@@ -178,10 +191,10 @@ def correlate_separable(z: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
     k, count = taps.numel(), z.shape[1]
     padded = pad_reflect(z, k // 2, k // 2).contiguous(memory_format=torch.channels_last)
     row = taps.to(z.dtype).reshape(1, 1, 1, k).expand(count, 1, 1, k)
-    rows = F.conv2d(padded, row, groups=count).transpose(-1, -2).contiguous(memory_format=torch.channels_last)
+    rows = depthwise(padded, row).transpose(-1, -2).contiguous(memory_format=torch.channels_last)
     # the column pass as a row pass on the transposed planes: oneDNN's (1, k) depthwise kernel is about twice as
     # fast as its (k, 1) one on this layout, the transposing copy included (same products, same sums)
-    return F.conv2d(rows, row, groups=count).transpose(-1, -2)
+    return depthwise(rows, row).transpose(-1, -2)
 
 
 def blur(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
