@@ -64,10 +64,10 @@ def spread_frames(device: torch.device) -> Iterator[None]:
 
     Why: after a per-frame resize each frame is a small batch of its own, where PyTorch's intra-op threads barely
     pay, and their idle OpenMP team spin-waits while the codec, libjpeg or the frame threads run (on a loaded 2-core
-    machine every preset ran several times slower than the per-frame reference that way). A lone batch stays whole:
-    split over the threads, its depthwise convolutions vectorise over fewer planes, and dove-x4 took ~25% more CPU
-    time and more wall time at 2 threads. The bytes do not change: operators see the same batches, and each value is
-    computed the same way for any thread count (tested).
+    machine every preset ran several times slower than the per-frame reference that way). A lone batch stays whole
+    (split by frames, its depthwise convolutions vectorise over fewer planes: dove-x4 took ~25% more CPU time at 2
+    threads); its large convolutions run in bands of rows instead (`depthwise`). The bytes do not change: operators
+    see the same batches, and each value is computed the same way for any thread count (tested).
     """
     threads = torch.get_num_threads()
     if device.type != "cpu" or threads <= 1 or _SPREAD.get():
