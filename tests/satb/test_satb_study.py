@@ -61,3 +61,16 @@ def test_an_unknown_recipe_is_one_clear_line(tmp_path):
     result = CliRunner().invoke(satb_app, ["study", "--recipe", "tpu", "--out", str(tmp_path)])
     assert result.exit_code != 0 and "unknown SATB training recipe" in str(result.exception)
     assert "cpu | gpu" in str(result.exception)
+
+
+def test_the_gpu_recipe_is_refused_without_cuda_in_one_line(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    import torch
+
+    from vrbench.errors import InputError
+    from vrbench.satb.train import train
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the refusal, whatever this machine has
+    with pytest.raises(InputError, match="no CUDA device is available"):
+        train(replace(RECIPES["gpu"], steps=1), tmp_path / "g.safetensors", log=lambda m: None)

@@ -176,6 +176,9 @@ def train(cfg: TrainConfig, out: Path, *, resume: bool = False, log: Callable[[s
     from vrbench.satb.data import batch_to_space, build_pairs, sample_batch
     from vrbench.satb.losses import satb_losses
 
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"the '{cfg.recipe}' recipe trains on CUDA, and no CUDA device is available here",
+                         expected="a CUDA GPU (or --recipe cpu)", found="torch.cuda.is_available() is False")
     torch.set_num_threads(cfg.threads)
     pairs = build_pairs(cfg.data, cfg.preset, scale=cfg.net.get("scale", 4), log=log)
     run, state_file = Run(cfg, measure_space(pairs, cfg)), out.with_name(out.stem + ".state.safetensors")
