@@ -127,18 +127,17 @@ def bench_frames(size: str, n: int, methods: int) -> tuple[dict[str, np.ndarray]
 
 
 def plant_random_weights(hub: Path) -> None:
-    """Random-init stand-ins at their cache paths under `hub` for LPIPS (alex, vgg), DISTS, MUSIQ, NIQE and DOVER.
-    (CLIP-based metrics have none: pyiqa checks CLIP's published sha256 and would try to download the file.)"""
+    """Random-init stand-ins at their cache paths under `hub` for the pyiqa metrics: LPIPS (alex, vgg), DISTS,
+    MUSIQ and NIQE. (CLIP-based metrics have none: pyiqa checks CLIP's published sha256 and would try to download
+    the file.)"""
     import torch
     import torchvision
     from pyiqa.archs.dists_arch import DISTS
     from pyiqa.archs.lpips_arch import LPIPS
     from pyiqa.archs.musiq_arch import MUSIQ
 
-    from vrbench.metrics.dover import build_dover
-
     torch.manual_seed(0)
-    for sub in ("checkpoints", "pyiqa", "basicsr", "vrbench"):
+    for sub in ("checkpoints", "pyiqa", "basicsr"):
         (hub / sub).mkdir(parents=True, exist_ok=True)
     torch.save(torchvision.models.alexnet().state_dict(), hub / "checkpoints" / "alexnet-owt-7be5be79.pth")
     torch.save(torchvision.models.vgg16().state_dict(), hub / "checkpoints" / "vgg16-397923af.pth")
@@ -146,10 +145,20 @@ def plant_random_weights(hub: Path) -> None:
     torch.save(LPIPS(pretrained=False, net="vgg").state_dict(), hub / "pyiqa" / "LPIPS_v0.1_vgg-a78928a0.pth")
     torch.save(DISTS(pretrained=False).state_dict(), hub / "pyiqa" / "DISTS_weights-f5e65c96.pth")
     torch.save(MUSIQ(pretrained=False).state_dict(), hub / "pyiqa" / "musiq_koniq_ckpt-e95806b9.pth")
-    torch.save(build_dover().state_dict(), hub / "vrbench" / "DOVER.pth")
     a = np.random.default_rng(0).normal(size=(36, 36))
     np.savez(hub / "basicsr" / "niqe_pris_params.npz", mu_pris_param=np.random.default_rng(1).normal(size=(1, 36)),
              cov_pris_param=a @ a.T + 36 * np.eye(36))
+
+
+def plant_random_dover(hub: Path) -> None:
+    """A random-init stand-in for DOVER.pth under `hub` (the network `load_dover` loads strictly)."""
+    import torch
+
+    from vrbench.metrics.dover import build_dover
+
+    torch.manual_seed(0)
+    (hub / "vrbench").mkdir(parents=True, exist_ok=True)
+    torch.save(build_dover().state_dict(), hub / "vrbench" / "DOVER.pth")
 
 
 @contextlib.contextmanager
@@ -166,6 +175,7 @@ def random_weights_hub(active: bool = True) -> Iterator[None]:
         os.environ["VRBENCH_ALLOW_UNVERIFIED_WEIGHTS"] = "1"
         try:
             plant_random_weights(Path(home) / "hub")
+            plant_random_dover(Path(home) / "hub")
             yield
         finally:
             for k, v in saved.items():
