@@ -26,7 +26,7 @@ def test_a_method_card_entry_becomes_an_external_weight_file():
 def test_the_shipped_satb_checkpoint_is_a_package_weight_file_that_is_present():
     (w,) = METHODS.card("satb").weights
     assert isinstance(w, WeightFile) and w.place == "package" and w.present()
-    assert w.path.name == "satb.safetensors" and fetch(w) == w.path and len(sha256_file(w.path)) == 64
+    assert w.path.name == "no-ddc.safetensors" and fetch(w) == w.path and len(sha256_file(w.path)) == 64
 
 
 def test_weights_status_lists_method_weights_beside_metric_weights():
@@ -34,6 +34,6 @@ def test_weights_status_lists_method_weights_beside_metric_weights():
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     text = json.dumps(rows)
-    assert "satb.safetensors" in text and "satb-dtg" in text  # a method's weights, with the methods using them
+    assert "no-ddc.safetensors" in text and "satb-dtg" in text  # a method's weights, with the methods using them
     assert "alexnet-owt-7be5be79.pth" in text  # a metric's weights in the same table
     assert "seedvr2_ema_3b.pth" in text and "in the method's checkout" in text  # an external method's, listed only

@@ -103,9 +103,12 @@ def test_clips_shorter_than_the_temporal_window_are_replicate_padded(tiny_ckpt, 
 
 
 def test_adapters_are_registered_with_cards():
-    for name in ("satb", "satb-dtg", "satb-naive", "satb-no-ddc"):
+    for name in ("satb", "satb-dtg", "satb-ddc", "satb-naive"):
         card = METHODS.card(name)
         assert card.supports_steps and card.default_steps == 4 and card.scale == 4
+    # DDC lowered the predictor on validation, so the default restorer is the checkpoint trained without it
+    assert METHODS.create("satb").checkpoint == METHODS.create("satb-dtg").checkpoint == "no-ddc"
+    assert METHODS.create("satb-ddc").checkpoint == "satb" and METHODS.create("satb-naive").checkpoint == "naive"
 
 
 def test_adapter_restores_a_video_and_rejects_bad_calls(tiny_ckpt, lq):

@@ -9,7 +9,7 @@ import typer
 
 from vrbench.clikit import console
 
-DEFAULT_SWEEP_METRICS = "psnr-y,ssim-y,lpips-alex,dists,musiq,niqe"
+DEFAULT_SWEEP_METRICS = "psnr-y,ssim-y,lpips-alex,dists,musiq,niqe,hf-power-x4,hf-corr-x4,lf-psnr-x4,blur-effect"
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="results database (default: .vrbench/results.sqlite)")]
 OutputsOpt = Annotated[Path | None, typer.Option(help="cache of method outputs (default: .vrbench/outputs)")]
