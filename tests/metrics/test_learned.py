@@ -182,3 +182,25 @@ def test_niqe_on_frames_smaller_than_its_block_says_so_in_one_line(planted):
     with pytest.raises(InputError, match=r"NIQE needs frames of at least 96x96 pixels \(its block size\): found 88x72"):
         metrics.ready["niqe"].compute(torch.rand(2, 3, 72, 88), None)
     assert metrics.ready["niqe"].compute(torch.rand(1, 3, 96, 96), None).shape == (1,)
+
+
+def test_frame_by_frame_on_cpu_joins_tensors_and_feature_levels_like_one_batched_call():
+    import torch
+
+    from vrbench.metrics.learned import by_frame
+
+    calls = []
+
+    def net(x):
+        calls.append(len(x))
+        return [x.mean((1, 2, 3)), x[:, :1] * 2.0]  # two "feature levels"
+
+    x = torch.rand(3, 3, 8, 8, dtype=torch.float64)
+    joined = by_frame(net, x, enabled=True)
+    assert calls == [1, 1, 1]
+    for a, b in zip(joined, net(x), strict=True):
+        assert torch.equal(a, b)
+    calls.clear()
+    assert torch.equal(by_frame(lambda t: t.sum((1, 2, 3)), x, enabled=False), x.sum((1, 2, 3)))
+    by_frame(net, x, enabled=False)
+    assert calls == [3]  # disabled: one batched call
