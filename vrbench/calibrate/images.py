@@ -98,14 +98,17 @@ def _reason(metric: str, e: MetricUnavailable) -> str:
 @contextlib.contextmanager
 def _hub_dir(path: Path) -> Iterator[None]:
     """torch.hub's cache pointed at `path` for the duration (the user's own cache is never written to)."""
-    import torch
+    import torch.hub
 
-    before = torch.hub.get_dir()
+    # Restore what was there, not what get_dir() returned: set_dir(get_dir()) would pin the hub for the rest of the
+    # process, so a later $TORCH_HOME (e.g. the bench's temporary hub of stand-in weights) would be ignored. torch has
+    # no public way to unset it; `_hub_dir` None means "follow $TORCH_HOME".
+    before = getattr(torch.hub, "_hub_dir", None)
     torch.hub.set_dir(str(path))
     try:
         yield
     finally:
-        torch.hub.set_dir(before)
+        torch.hub._hub_dir = before
 
 
 def _lpips_pair(real_trunk: bool):
