@@ -274,3 +274,44 @@ def test_an_old_runs_report_does_not_change_when_its_dataset_is_deleted(tmp_path
         after = write_report(store, "old", tmp_path / "rep2").read_text()
     assert _tables(before) and _tables(after) == _tables(before)
     assert json.loads((tmp_path / "rep2" / "results.json").read_text())["results"]
+
+
+def test_a_method_whose_configuration_changed_under_the_same_run_config_never_mixes_into_one_row(tmp_path, demo_root):
+    """A new checkpoint or sampling version changes a method's resolved configuration while the run's YAML stays the
+    same: the stored values of the old configuration must not be averaged with the new ones in one leaderboard row."""
+    import numpy as np
+
+    from vrbench.methods.base import MethodCard
+    from vrbench.registry import METHODS
+    from vrbench.video import Video
+
+    state = {"version": "1", "shift": 0}
+
+    class Versioned:
+        card = MethodCard(name="versioned-x4", summary="repeats pixels, brightened by a configurable shift", scale=4)
+
+        def config(self):
+            return {"version": state["version"]}
+
+        def restore(self, lq, *, scale, steps=None, seed=0, device=None):
+            frames = lq.read().repeat(scale, axis=1).repeat(scale, axis=2).astype(np.int16) + state["shift"]
+            return Video.from_array(np.clip(frames, 0, 255).astype(np.uint8), fps=lq.fps, name=lq.name)
+
+    if "versioned-x4" not in METHODS:
+        METHODS.register(Versioned.card)(Versioned)
+    cfg = parse_config({"name": "mver", "datasets": [{"name": "demo", "clips": ["carphone"]}],
+                        "methods": ["versioned-x4"], "metrics": ["psnr-y"]})
+    db = tmp_path / "r.sqlite"
+    run_benchmark(cfg, db, tmp_path / "out")
+    state.update(version="2", shift=40)
+    with pytest.raises(InputError, match=r"another configuration of its methods.*versioned-x4 \("):
+        run_benchmark(cfg, db, tmp_path / "out")
+    with Store(db) as store:  # refused before anything was written
+        assert store.method_configs("mver") and len(store.method_configs("mver")["versioned-x4"]) == 1
+    summary = run_benchmark(cfg, db, tmp_path / "out", replace=True)
+    assert summary.archived.startswith("mver@") and summary.computed == 1
+    with Store(db) as store:
+        assert len(store.method_configs("mver")["versioned-x4"]) == 1  # only the new configuration in the run
+        assert len(store.method_configs(summary.archived)["versioned-x4"]) == 1  # the old one kept, archived
+        new, old = store.results_frame("mver"), store.results_frame(summary.archived)
+    assert len(new) == len(old) == 1 and new.value[0] != old.value[0]

@@ -240,6 +240,15 @@ class Store:
         return {"config": json.loads(row[0]), "provenance": self.provenance(row[1]), "created": row[2],
                 "updated": row[3]}
 
+    def method_configs(self, run: str) -> dict[str, set[str]]:
+        """{method label: config hashes} of everything the run holds (values and method runs)."""
+        rows = self.db.execute("SELECT method, config_hash FROM results WHERE run = ? UNION "
+                               "SELECT method, config_hash FROM method_runs WHERE run = ?", (run, run))
+        out: dict[str, set[str]] = {}
+        for method, digest in rows:
+            out.setdefault(method, set()).add(digest)
+        return out
+
     # ---- results --------------------------------------------------------------------------------------------
     def stored_metrics(self, run: str, dataset: str, clip: str, method: str, config_hash: str, steps: int,
                        seed: int) -> dict[str, str]:

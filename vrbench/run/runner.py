@@ -216,10 +216,31 @@ class Runner:
                          hint="give the run another name (values and outputs computed before are reused), or pass "
                               "--replace to archive the old record as <name>@<time>")
 
+    def check_method_configs(self, resolved: Resolved) -> bool:
+        """The same rule one level down: a method whose resolved configuration changed since the run stored its
+        values (another checkpoint, another vrbench sampling version, other options from a protocol) would put two
+        configurations in one leaderboard row. Refused, or with `replace` the old record is archived; True if it was
+        (the plan must then be made again against the fresh record)."""
+        stored = self.store.method_configs(self.config.name)
+        changed = [f"{m.label} ({', '.join(sorted(stored[m.label] - {m.config_hash}))} -> {m.config_hash})"
+                   for m in resolved.methods if stored.get(m.label, set()) - {m.config_hash}]
+        if not changed:
+            return False
+        if self.replace:
+            self.summary.archived = self.store.archive_run(self.config.name)
+            return True
+        raise InputError(f"run '{self.config.name}' holds values of another configuration of its methods",
+                         file=self.store.path, expected="one configuration per method label in a run",
+                         found=f"method config changed: {'; '.join(changed)}",
+                         hint="pass --replace to archive the old record as <name>@<time>, or give the run another "
+                              "name")
+
     def run(self, progress: Callable[[int, int], None] | None = None) -> RunSummary:
         t0 = time.perf_counter()
         self.check_name()
         resolved, plan = self.prepare()
+        if self.check_method_configs(resolved):
+            resolved, plan = self.prepare()
         self.store.start_run(self.config.name, self.config.model_dump(), self.prov, self.prov_id,
                              snapshot(self.config, resolved))
         for name, err in resolved.unavailable.items():
