@@ -1,8 +1,9 @@
 """Method adapters of the built-in SATB restorer: `satb` (SATB-VR's trajectory blending, 1-5 steps, default 4),
 `satb-dtg` (the same checkpoint with training-free Decoupled Time Guidance) and the other checkpoints by name
-(`satb-ddc`: blending + DDC, the paper's full recipe; `satb-naive`). Options: `checkpoint` (a shipped name or a .safetensors file) and every field of
-`vrbench.satb.restore.SamplingConfig` (sampler, timesteps, t_start, start, guidance, guidance_scale, dtg_delta,
-dtg_anneal, colour_fix, chunk, overlap). The harness hands `restore` its device; `steps=0` returns the predictor output.
+(`satb-ddc`: blending + DDC, the paper's full recipe; `satb-naive`). Options: `checkpoint` (a shipped name or a
+.safetensors file) and every field of `vrbench.satb.restore.SamplingConfig` (sampler, timesteps, t_start, start,
+guidance, guidance_scale, dtg_delta, dtg_anneal, colour_fix, chunk, overlap). The harness hands `restore` its device;
+`steps=0` returns the predictor output.
 """
 
 from __future__ import annotations
