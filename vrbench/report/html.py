@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +214,24 @@ class RunTables:
     boards: list[tables.Board]
     order: list[str]
     planned: dict[str, dict[str, bool]]
+    stale: dict[str, list[str]] = field(default_factory=dict)  # method label -> what was left out, and why
+
+
+def current_configuration(df: pd.DataFrame, methods: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """The values of the configuration the run's snapshot records for each method. A run stored before vrbench
+    refused a changed method configuration (new checkpoint, sampling version) under an unchanged run config may also
+    hold values of the earlier one; averaging both into one row would be a wrong number, so they are left out and
+    said so (method label -> note)."""
+    current = {label: rec.get("config_hash") for label, rec in (methods or {}).items() if rec.get("config_hash")}
+    if df.empty or not current:
+        return df, {}
+    stale = df["method"].map(current).notna() & (df["config_hash"] != df["method"].map(current))
+    notes: dict[str, list[str]] = {}
+    for label, sub in tables.with_labels(df[stale]).groupby("label"):
+        hashes = ", ".join(sorted(sub["config_hash"].unique()))
+        notes[label] = [f"{len(sub)} stored value(s) of an earlier configuration of this method (config {hashes}) "
+                        "left out; rerun with --replace to archive them"]
+    return df[~stale].reset_index(drop=True), notes
 
 
 def run_tables(store: Store, run: str, *, seed: int = 0, level: float = 0.95) -> RunTables:
@@ -227,13 +245,13 @@ def run_tables(store: Store, run: str, *, seed: int = 0, level: float = 0.95) ->
     # runs recorded before snapshots existed fall back to today's registry
     cards = MetricCards(snapshot) if snapshot else LIVE
     info["datasets"] = store.snapshot(run, "dataset")
-    df = store.results_frame(run)
+    df, stale = current_configuration(store.results_frame(run), store.snapshot(run, "method"))
     order = tables.config_order(info)
     planned = _planned(info["clips"])
     boards = tables.build_boards(df, seed=seed, level=level, order=order, cards=cards, planned=planned or None,
                                  expected=list(info.get("provenance", {}).get("metrics", {})),
                                  methods=_planned_labels(info.get("config", {})))
-    return RunTables(info, cards, df, boards, order, planned)
+    return RunTables(info, cards, df, boards, order, planned, stale)
 
 
 def report_context(store: Store, run: str, *, seed: int = 0, level: float = 0.95, media: bool = True,
@@ -247,6 +265,8 @@ def report_context(store: Store, run: str, *, seed: int = 0, level: float = 0.95
     colors = plots.method_colors(tables.ordered_labels(tables.with_labels(df), order)) if not df.empty else {}
     seeds = sorted(int(s) for s in df["seed"].unique()) if not df.empty else []
     failures, warnings = store.failures(run), _warnings(runs, store.alignments(run))
+    for label, notes in rt.stale.items():
+        warnings[label] = [*warnings.get(label, []), *notes]
     return {
         "run": run, "info": info, "boards": boards,
         "leaderboards": leaderboard_tables(boards, level, failures, warnings),
