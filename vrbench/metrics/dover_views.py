@@ -12,8 +12,10 @@ Randomness. The official scripts draw the temporal offsets from NumPy's global R
 torch's global RNG, unseeded, so repeated runs differ. Here both come from a ``seed``: a ``numpy.random.RandomState``
 (the legacy MT19937 stream behind ``np.random.seed``) for the temporal offsets and a CPU ``torch.Generator`` for
 the fragment offsets, drawn in the official order (technical then aesthetic frame offsets; fragment rows then
-columns). Views built with ``seed=s`` are therefore identical to the official ones after ``np.random.seed(s)``
-and ``torch.manual_seed(s)``. Views are built on the CPU so rounding does not depend on the scoring device.
+columns). Views built with ``seed=s`` are therefore identical to the official ones when ``np.random.seed(s)``
+and ``torch.manual_seed(s)`` are called right before their view sampling (anything drawn from the global RNGs in
+between, e.g. building the model or another clip, moves their offsets). Views are built on the CPU so rounding
+does not depend on the scoring device.
 """
 
 from __future__ import annotations
