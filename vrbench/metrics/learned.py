@@ -10,11 +10,10 @@ pyiqa is PolyForm Noncommercial: see the README.
 from __future__ import annotations
 
 import functools
-import tempfile
-from pathlib import Path
+import importlib
 from typing import Any
 
-from vrbench.errors import InputError, MetricUnavailable
+from vrbench.errors import MetricUnavailable
 from vrbench.metrics.base import Metric, MetricCard, check_ready
 from vrbench.registry import METRICS
 from vrbench.weights import PypiSource, WeightFile, digest, source
@@ -135,27 +134,6 @@ class PyiqaMetric(Metric):
                 "weights_source": getattr(self, "sources", {})}
 
 
-class NiqeMetric(PyiqaMetric):
-    """pyiqa's NIQE on the MATLAB model parameters from our cache path. pyiqa reads them only from a MAT file (by
-    default one it downloads into its own cache), so the npz's two arrays are handed to it as a MAT file written to
-    a temporary folder, read once and deleted; the npz, with its published sha256, stays the file of record."""
-
-    def build(self, pyiqa: Any, device: Any) -> Any:
-        import numpy as np
-        from scipy.io import savemat
-
-        with np.load(NIQE_PARAMS.path, allow_pickle=False) as params, tempfile.TemporaryDirectory() as folder:
-            mat = Path(folder) / "niqe_pris_params.mat"
-            savemat(mat, {"mu_prisparam": params["mu_pris_param"], "cov_prisparam": params["cov_pris_param"]})
-            return pyiqa.create_metric(self.pyiqa_name, device=device, pretrained_model_path=str(mat), **self.options)
-
-    def compute(self, out, gt, ref=None):
-        if min(out.shape[-2:]) < NIQE_BLOCK:  # pyiqa would fail deep inside on an empty block grid
-            raise InputError(f"NIQE needs frames of at least {NIQE_BLOCK}x{NIQE_BLOCK} pixels (its block size)",
-                             found=f"{out.shape[-1]}x{out.shape[-2]}")
-        return super().compute(out, gt, ref)
-
-
 class LaionAesMetric(PyiqaMetric):
     """pyiqa's LAION aesthetic predictor (`laion_aes`) with CLIP ViT-L/14 loaded from our cache path. pyiqa's
     constructor calls `clip.load('ViT-L/14')`, which reads (or downloads into) CLIP's own folder under ~/.cache; so
@@ -270,9 +248,21 @@ LEARNED = [
 ]
 
 
+# Metrics whose class lives in a module of its own (it imports this one), imported when first built.
+OWN_MODULE = {"niqe": "vrbench.metrics.niqe:NiqeMetric", "musiq": "vrbench.metrics.musiq:MusiqMetric"}
+
+
+def _build(pyiqa_name: str, card: MetricCard, options: dict[str, Any]) -> Metric:
+    module, _, name = OWN_MODULE[pyiqa_name].partition(":")
+    return getattr(importlib.import_module(module), name)(card, pyiqa_name, options)
+
+
 def _register() -> None:
     for card, pyiqa_name, options in LEARNED:
-        cls = {"lpips": LpipsMetric, "lpips-vgg": LpipsMetric, "dists": DistsMetric, "niqe": NiqeMetric,
+        if pyiqa_name in OWN_MODULE:
+            METRICS.add(card, functools.partial(_build, pyiqa_name, card, options))
+            continue
+        cls = {"lpips": LpipsMetric, "lpips-vgg": LpipsMetric, "dists": DistsMetric,
                "laion_aes": LaionAesMetric}.get(pyiqa_name, PyiqaMetric)
         METRICS.add(card, functools.partial(cls, card, pyiqa_name, options))
 
