@@ -62,8 +62,23 @@ class _VmafState:
     adm: list = field(default_factory=list)
     vif: list = field(default_factory=list)
     motion: list = field(default_factory=list)
-    prev: Any = None
+    prev: Any = None  # last reference frame of the previous chunk: its luma (torch), its motion blur (opencv)
     sources: tuple[str, str] = ("", "")  # (output, ground truth): CODED_Y or RGB_Y
+
+
+@dataclass
+class _GtChunk:
+    """The ground-truth side of one chunk, shared by every method the engine scores against it."""
+
+    rgb: Any  # the engine's tensors of this chunk, compared by identity
+    coded: Any
+    index: int
+    luma: Any
+    source: str
+    sides: list = field(default_factory=list)  # vmaf_features.ReferenceSide per frame (opencv features)
+
+    def holds(self, rgb, coded, index: int) -> bool:
+        return self.rgb is rgb and self.coded is coded and self.index == index
 
 
 class VmafMetric(StreamMetric):
@@ -77,34 +92,73 @@ class VmafMetric(StreamMetric):
     native_luma = True
 
     def setup(self, device: Any) -> None:
+        import torch
+
         try:
             from vmaf_torch import VMAF
         except ImportError as e:
             raise MetricUnavailable("vmaf", f"vmaf-torch cannot be imported ({e}); pip install vmaf-torch") from e
         self.model = VMAF(temporal_pooling=False, enable_motion=True, clip_score=True).to(device).eval()
+        #: how VIF, ADM and motion are computed: "opencv" (vmaf_features, on CPU) or "torch" (vmaf-torch's modules,
+        #: on other devices, where its convolutions are fast); both feed vmaf-torch's SVM
+        self.features = "opencv" if torch.device(device).type == "cpu" else "torch"
         #: per scored clip, in order: (output's luma path, ground truth's luma path)
         self.luma_sources: list[tuple[str, str]] = []
+        self._gt: _GtChunk | None = None
 
     def start(self, num_frames: int) -> _VmafState:
         return _VmafState()
 
+    def _gt_chunk(self, gt, coded, index: int) -> _GtChunk:
+        """The ground-truth luma (and reference-side features) of this chunk, computed for the first method only."""
+        cached = self._gt
+        if cached is None or not cached.holds(gt, coded, index):
+            cached = self._gt = _GtChunk(gt, coded, index, *pick_luma(gt, coded))
+            if self.features == "opencv":
+                from vrbench.metrics.vmaf_features import reference_side
+
+                cached.sides = [reference_side(y) for y in cached.luma[:, 0].cpu().numpy()]
+        return cached
+
     def update(self, state: _VmafState, out, gt, index: int, luma: tuple[Any, Any] = (None, None)) -> None:
         import torch
 
-        (dist, out_src), (ref, gt_src) = pick_luma(out, luma[0]), pick_luma(gt, luma[1])
-        state.sources = (out_src, gt_src)
-        state.adm.append(self.model.compute_adm_score(ref, dist))
-        state.vif.append(self.model.compute_vif_features(ref, dist))
-        frames = ref if state.prev is None else torch.cat([state.prev, ref])
+        dist, out_src = pick_luma(out, luma[0])
+        ref = self._gt_chunk(gt, luma[1], index)
+        state.sources = (out_src, ref.source)
+        if self.features == "opencv":
+            self._update_opencv(state, ref, dist)
+            return
+        state.adm.append(self.model.compute_adm_score(ref.luma, dist))
+        state.vif.append(self.model.compute_vif_features(ref.luma, dist))
+        frames = ref.luma if state.prev is None else torch.cat([state.prev, ref.luma])
         motion = self.model.compute_motion(frames)  # SAD against the previous frame; 0 for the clip's first
         state.motion.append(motion if state.prev is None else motion[1:])
-        state.prev = ref[-1:]
+        state.prev = ref.luma[-1:]
+
+    def _update_opencv(self, state: _VmafState, ref: _GtChunk, dist) -> None:
+        import torch
+
+        from vrbench.metrics.vmaf_features import adm_score, motion_sad, vif_features
+
+        adm, vif, motion = [], [], []
+        for side, y in zip(ref.sides, dist[:, 0].cpu().numpy(), strict=True):
+            adm.append(adm_score(side, y))
+            vif.append(vif_features(side, y))
+            motion.append(0.0 if state.prev is None else motion_sad(state.prev, side.motion_blur))
+            state.prev = side.motion_blur
+        # float32 features, as vmaf-torch hands them to its SVM
+        state.adm.append(torch.tensor(adm, dtype=torch.float32)[:, None])
+        state.vif.append(torch.tensor(np.stack(vif), dtype=torch.float32))
+        state.motion.append(torch.tensor(motion, dtype=torch.float32)[:, None])
 
     def provenance(self) -> dict[str, Any]:
         from importlib.metadata import version
 
-        return {**super().provenance(), "vmaf_torch": version("vmaf-torch"),
-                "luma": f"'{CODED_Y}' for 8-bit YUV video files, '{RGB_Y}' otherwise (per side)"}
+        features = {"opencv": "vrbench CPU features (OpenCV filtering, vmaf-torch's maths)",
+                    "torch": "vmaf-torch"}[self.features]
+        return {**super().provenance(), "vmaf_torch": version("vmaf-torch"), "features": features,
+                "svm": "vmaf-torch", "luma": f"'{CODED_Y}' for 8-bit YUV video files, '{RGB_Y}' otherwise (per side)"}
 
     def finish(self, state: _VmafState) -> tuple[float, np.ndarray]:
         import torch
@@ -118,6 +172,7 @@ class VmafMetric(StreamMetric):
         scores = self.model.predict(torch.cat(state.adm), motion2, torch.cat(state.vif)).reshape(-1).double()
         per_frame = scores.cpu().numpy()
         self.luma_sources.append(state.sources)
+        self._gt = None  # every method's updates of the clip are done before the first finish
         return float(per_frame.mean()), per_frame
 
 
