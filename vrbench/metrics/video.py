@@ -27,6 +27,7 @@ CLIP-IQA uses, CLIP's own 224x224 preprocessing) between neighbouring frames, av
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import subprocess
@@ -102,6 +103,9 @@ class VmafMetric(StreamMetric):
         #: how VIF, ADM and motion are computed: "opencv" (vmaf_features, on CPU) or "torch" (vmaf-torch's modules,
         #: on other devices, where its convolutions are fast); both feed vmaf-torch's SVM
         self.features = "opencv" if torch.device(device).type == "cpu" else "torch"
+        #: vmaf-torch's SVM in float64 for the opencv features: float32 rounding of its 211 kernel terms alone moves
+        #: a score by up to ~5e-4
+        self.svm64 = copy.deepcopy(self.model.svm).double().cpu()
         #: per scored clip, in order: (output's luma path, ground truth's luma path)
         self.luma_sources: list[tuple[str, str]] = []
         self._gt: _GtChunk | None = None
@@ -147,10 +151,9 @@ class VmafMetric(StreamMetric):
             vif.append(vif_features(side, y))
             motion.append(0.0 if state.prev is None else motion_sad(state.prev, side.motion_blur))
             state.prev = side.motion_blur
-        # float32 features, as vmaf-torch hands them to its SVM
-        state.adm.append(torch.tensor(adm, dtype=torch.float32)[:, None])
-        state.vif.append(torch.tensor(np.stack(vif), dtype=torch.float32))
-        state.motion.append(torch.tensor(motion, dtype=torch.float32)[:, None])
+        state.adm.append(torch.tensor(adm, dtype=torch.float64)[:, None])
+        state.vif.append(torch.tensor(np.stack(vif), dtype=torch.float64))
+        state.motion.append(torch.tensor(motion, dtype=torch.float64)[:, None])
 
     def provenance(self) -> dict[str, Any]:
         from importlib.metadata import version
@@ -169,7 +172,8 @@ class VmafMetric(StreamMetric):
         motion2 = torch.minimum(motion, nxt)
         motion2[0] = 0
         motion2[-1] = motion[-1]
-        scores = self.model.predict(torch.cat(state.adm), motion2, torch.cat(state.vif)).reshape(-1).double()
+        features = torch.cat([torch.cat(state.adm), motion2, torch.cat(state.vif)], dim=-1)  # vmaf-torch's order
+        scores = (self.svm64 if self.features == "opencv" else self.model.svm)(features).reshape(-1).double()
         per_frame = scores.cpu().numpy()
         self.luma_sources.append(state.sources)
         self._gt = None  # every method's updates of the clip are done before the first finish
