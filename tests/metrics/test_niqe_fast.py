@@ -95,7 +95,8 @@ def test_each_step_equals_pyiqa(frames):
         assert np.array_equal(luma, to_y_channel(x, 255, "yiq")[0, 0].double().numpy())
     img = luma[:288, :384]
     theirs = torch.from_numpy(img)[None, None]
-    assert np.array_equal(niqe.half_size(img), (imresize(theirs / 255.0, scale=0.5, antialiasing=True) * 255.0)[0, 0].numpy())
+    half = imresize(theirs / 255.0, scale=0.5, antialiasing=True) * 255.0
+    assert np.array_equal(niqe.half_size(img), half[0, 0].numpy())
     coeffs = niqe.normalise(img)
     expected = normalize_img_with_gauss(theirs, padding="replicate")[0, 0].numpy()
     assert np.abs(coeffs - expected).max() < 1e-7 and np.abs(expected).max() > 1

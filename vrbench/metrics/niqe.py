@@ -4,11 +4,14 @@ parameters from our cache path.
 On a CPU the frame is scored here in float64 NumPy/OpenCV: separable Gaussian filtering, the half-size MATLAB
 bicubic downscale as one fixed 8-tap stride-2 filter, and the AGGD parameters of every block estimated at once, by
 a binary search in pyiqa's shape grid instead of a scan of it. On any other device pyiqa's own network runs (it
-also serves as the anchor of `vrbench bench metrics`). The two agree to ~1e-6 (see `test_niqe_fast.py`).
+also serves as the anchor of `vrbench bench metrics`). Luma, downscale and shape grid are bit-exact to pyiqa's;
+the separable window differs from pyiqa's float32-rounded 2-D one by float rounding, which moves NIQE by < 5e-8 on
+real frames (tests/metrics/test_niqe_fast.py).
 
-pyiqa's conventions kept on purpose, so the values stay pyiqa's (Mittal et al., Sec. III; pyiqa
-`archs/niqe_arch.py`, `archs/func_util.py`, `matlab_utils/`):
-- luma: the Y row of YIQ on the float32 frame, times 255, rounded to integers (`to_y_channel`, 'yiq');
+pyiqa's conventions kept on purpose, so the values stay pyiqa's (pyiqa 0.1.16 `archs/niqe_arch.py`,
+`archs/func_util.py`, `matlab_utils/`; features of BRISQUE, Mittal et al., IEEE TIP 2012):
+- luma: the Y row of YIQ on the float32 frame, times 255, rounded to integers (`to_y_channel`, 'yiq'; no border
+  cropped);
 - the frame is cropped to whole 96x96 blocks (partial blocks dropped), features of 96x96 blocks at full size and
   48x48 blocks at half size, 18 per scale;
 - local normalisation: 7x7 Gaussian of sigma 7/6 with replicated borders, sigma = sqrt(|E[x^2] - mu^2| + eps),
@@ -36,7 +39,7 @@ from vrbench.errors import InputError
 from vrbench.metrics.learned import NIQE_BLOCK, NIQE_PARAMS, PyiqaMetric
 
 YIQ = ((0.299, 0.587, 0.114), (0.5959, -0.2746, -0.3213), (0.2115, -0.5227, 0.3112))  # pyiqa `rgb2yiq`
-SHIFTS = ((0, 1), (1, 0), (1, 1), (1, -1))  # horizontal, vertical and the two diagonal neighbours (Sec. III-B)
+SHIFTS = ((0, 1), (1, 0), (1, 1), (1, -1))  # horizontal, vertical and the two diagonal neighbours
 # MATLAB imresize(., 0.5) with antialiasing: cubic(0.5 * d) at d = 3.5, 2.5, ..., -3.5 pixels, normalised. The taps
 # are dyadic (k / 256) and sum to exactly 1, so they are the same in float32 and float64.
 HALF_TAPS = np.array([-3, -9, 29, 111, 111, 29, -9, -3], dtype=np.float32) / np.float32(256)
@@ -58,7 +61,7 @@ def gauss_window() -> np.ndarray:
 def aggd_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """pyiqa's AGGD shape grid (float32 `torch.arange(0.2, 10.001, 0.001)` values) and, per shape, r(gamma) =
     Gamma(2/g)^2 / (Gamma(1/g) Gamma(3/g)), the scale factor sqrt(Gamma(1/g) / Gamma(3/g)) and the mean factor
-    Gamma(2/g) / Gamma(1/g) (Mittal et al. 2012, Eqs. 7-8), computed with torch's lgamma in float64 as pyiqa does."""
+    Gamma(2/g) / Gamma(1/g) (BRISQUE's AGGD), computed with torch's lgamma in float64 as pyiqa does."""
     import torch
 
     gam = torch.arange(0.2, 10 + 0.001, 0.001).double()
@@ -84,7 +87,7 @@ def yiq_luma(x: Any) -> np.ndarray:
 
 
 def normalise(img: np.ndarray) -> np.ndarray:
-    """Mean-subtracted contrast-normalised coefficients of a float64 (H, W) image (Mittal et al., Eq. 1)."""
+    """Mean-subtracted contrast-normalised (MSCN) coefficients of a float64 (H, W) image."""
     import cv2
 
     g = gauss_window()
@@ -112,7 +115,7 @@ def half_size(img: np.ndarray) -> np.ndarray:
 
 
 def aggd(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """AGGD shape, left and right scale and mean factor of each row of x (Mittal et al. 2012, Eqs. 7-8), by pyiqa's
+    """AGGD shape, left and right scale and mean factor of each row of x (BRISQUE's moment matching), by pyiqa's
     grid: the first grid shape with the smallest |r(gamma) - r_hat| (NaN r_hat gives the first shape)."""
     gam, r, scale, mean_factor = aggd_tables()
     neg, pos = np.minimum(x, 0.0), np.maximum(x, 0.0)
@@ -155,7 +158,8 @@ def niqe_luma(luma: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray, block
 
 
 def mvg_distance(feats: np.ndarray, mu_pris: np.ndarray, cov_pris: np.ndarray) -> float:
-    """Distance between the pristine MVG and the one fitted to the blocks' features (Mittal et al. 2013, Eq. 10)."""
+    """Distance between the pristine MVG and the one fitted to the blocks' features (NIQE's Eq. 10, as pyiqa
+    cites it)."""
     valid = ~np.isnan(feats)
     rows = feats[valid.all(1)]
     if not len(rows):  # pyiqa fails in its pinv on the NaN covariance
@@ -178,6 +182,8 @@ class NiqeMetric(PyiqaMetric):
     reads its model parameters only from a MAT file (by default one it downloads into its own cache), so the npz's
     two arrays are handed to it as a MAT file written to a temporary folder, read once and deleted; the npz, with
     its published sha256, stays the file of record."""
+
+    tolerates_fast = False  # no network to speed up: autocast would only round the luma product in bf16/fp16
 
     def build(self, pyiqa: Any, device: Any) -> Any:
         from scipy.io import savemat
