@@ -1,9 +1,11 @@
 """VMAF's elementary features on CPU: VIF at 4 scales, ADM and motion, with OpenCV filtering and NumPy.
 
-The maths is vmaf-torch's (version 1.1, the PyTorch port of Netflix/vmaf that `VmafMetric` uses on other devices),
-float32 like it, so the per-frame VMAF it feeds into the same SVM agrees with vmaf-torch to float rounding; only the
-filtering differs: vmaf-torch runs its separable blurs as 1-channel `conv2d` calls, slow on CPU, where here they
-are `cv2.sepFilter2D`, strided sums and row/column subsampling, with the very borders vmaf-torch pads with:
+The maths is vmaf-torch's (1.1.0, the PyTorch port of Netflix/vmaf that `VmafMetric` uses on other devices), with
+its float32 Gaussian taps; only the filtering differs: vmaf-torch runs its separable blurs as 1-channel `conv2d`
+calls, slow on CPU, where here they are `cv2.sepFilter2D`, strided sums and row/column subsampling over the very
+borders vmaf-torch pads with. Precision: VIF filters and takes its variances E[x^2] - mu^2 in float64 (in float32
+that cancellation is what puts vmaf-torch up to ~1e-5 off the exact features), the rest runs in float32 like
+vmaf-torch, with pooled sums in float64. The features equal vmaf-torch's in float64 to ~1e-6 relative.
 
 - VIF (Sheikh & Bovik 2006, IEEE TIP 15(2); libvmaf `vif.c`): Gaussian windows of 17/9/5/3 taps (sigma = taps/5)
   with reflect-101 borders ("dcb|abcd"); each coarser scale is the finer one blurred with that scale's window and
@@ -38,7 +40,6 @@ DB2_HI = (-0.129409522550921, -0.224143868041857, 0.836516303737469, -0.48296291
 COS_1DEG_SQ = math.cos(math.pi / 180.0) ** 2
 ADM_EPS = np.float32(1e-30)
 F32 = np.float32
-VIF_DTYPE = np.float64
 
 
 def gaussian_window(taps: int, sigma: float) -> np.ndarray:
@@ -99,9 +100,9 @@ def _downsample(x: np.ndarray, window: np.ndarray) -> np.ndarray:
 class VifScale:
     """Reference-side statistics of one VIF scale."""
 
-    ref: np.ndarray  # reference minus 128 at this scale
-    mu: np.ndarray
-    sigma_sq: np.ndarray  # variance, zero where below 1e-10
+    ref: np.ndarray  # reference minus 128 at this scale (float64)
+    mu: np.ndarray  # float64
+    sigma_sq: np.ndarray  # variance (float32), zero where below 1e-10
     flat: np.ndarray  # variance below sigma_nsq: the pixel's term is 1 - sigma2_sq * sigma_max_inv
     den: float
 
@@ -127,13 +128,14 @@ class ReferenceSide:
 
 def _vif_reference(ref: np.ndarray) -> list[VifScale]:
     scales = []
-    x = ref.astype(VIF_DTYPE) - 128
+    x = ref.astype(np.float64) - 128
     for s, win in enumerate(vif_windows()):
         if s:
             x = _downsample(x, win)
         mu = _blur(x, win)
-        sigma_sq = np.maximum(_blur(x * x, win) - mu * mu, F32(0))
-        sigma_sq[sigma_sq < F32(1e-10)] = 0
+        sigma_sq = np.maximum(_blur(x * x, win) - mu * mu, 0)
+        sigma_sq[sigma_sq < 1e-10] = 0
+        sigma_sq = sigma_sq.astype(np.float32)
         flat = sigma_sq < F32(SIGMA_NSQ)
         den = np.log2(F32(1) + sigma_sq / F32(SIGMA_NSQ))
         den[flat] = 1
@@ -144,13 +146,13 @@ def _vif_reference(ref: np.ndarray) -> list[VifScale]:
 def vif_features(ref: ReferenceSide, dist: np.ndarray) -> np.ndarray:
     """VIF num/den at scales 0-3 of one frame (vmaf-torch `VIF.vif_features`), float64 (4,)."""
     out = np.empty(4)
-    y = dist.astype(VIF_DTYPE) - 128
+    y = dist.astype(np.float64) - 128
     for s, (r, win) in enumerate(zip(ref.vif, vif_windows(), strict=True)):
         if s:
             y = _downsample(y, win)
         mu2 = _blur(y, win)
-        sigma2_sq = np.maximum(_blur(y * y, win) - mu2 * mu2, F32(0))
-        sigma12 = _blur(r.ref * y, win) - r.mu * mu2
+        sigma2_sq = np.maximum(_blur(y * y, win) - mu2 * mu2, 0).astype(np.float32)
+        sigma12 = (_blur(r.ref * y, win) - r.mu * mu2).astype(np.float32)
         out[s] = _vif_num(r, sigma2_sq, sigma12) / r.den
     return out
 
