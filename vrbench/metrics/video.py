@@ -7,8 +7,11 @@ mean by up to 0.15 and single frames by up to 1.4. Clips without a coded Y plane
 BT.601 studio-range luma of their RGB (Y = 16 + 65.481 R + 128.553 G + 24.966 B), the plane a yuv encode of them
 would carry. Which path each side of a clip took is kept (`VmafMetric.luma_sources`). Motion needs the previous
 frame, so the last luma frame of each chunk is carried over; the per-frame features are pooled into the SVM at the
-end, which gives the same numbers as scoring the whole clip at once. Reference: Netflix/vmaf (libvmaf); the PyTorch
-port is Alvitrioliks' vmaf-torch, which torchmetrics uses.
+end, which gives the same numbers as scoring the whole clip at once. On CPU the features come from
+`vmaf_features` (vmaf-torch's maths with OpenCV filtering, the ground-truth side computed once per chunk for all
+methods, vmaf-torch's SVM run in float64), within 1e-3 of vmaf-torch per frame; on other devices from vmaf-torch's
+own modules (`VmafMetric.features` says which). Reference: Netflix/vmaf (libvmaf); the PyTorch port is Alvitrioliks'
+vmaf-torch, which torchmetrics uses.
 
 vmaf-libvmaf: VMAF computed by Netflix's libvmaf itself (the CPU reference), through the static ffmpeg that the
 `imageio-ffmpeg` wheel ships (built with --enable-libvmaf; Debian's ffmpeg is not). It is streamed like every
@@ -158,10 +161,11 @@ class VmafMetric(StreamMetric):
     def provenance(self) -> dict[str, Any]:
         from importlib.metadata import version
 
-        features = {"opencv": "vrbench CPU features (OpenCV filtering, vmaf-torch's maths)",
-                    "torch": "vmaf-torch"}[self.features]
-        return {**super().provenance(), "vmaf_torch": version("vmaf-torch"), "features": features,
-                "svm": "vmaf-torch", "luma": f"'{CODED_Y}' for 8-bit YUV video files, '{RGB_Y}' otherwise (per side)"}
+        opencv = self.features == "opencv"
+        return {**super().provenance(), "vmaf_torch": version("vmaf-torch"),
+                "features": "vrbench CPU (OpenCV filtering, vmaf-torch's maths)" if opencv else "vmaf-torch",
+                "svm": f"vmaf-torch vmaf_v0.6.1 in {'float64' if opencv else 'float32'}",
+                "luma": f"'{CODED_Y}' for 8-bit YUV video files, '{RGB_Y}' otherwise (per side)"}
 
     def finish(self, state: _VmafState) -> tuple[float, np.ndarray]:
         import torch
@@ -176,7 +180,7 @@ class VmafMetric(StreamMetric):
         scores = (self.svm64 if self.features == "opencv" else self.model.svm)(features).reshape(-1).double()
         per_frame = scores.cpu().numpy()
         self.luma_sources.append(state.sources)
-        self._gt = None  # every method's updates of the clip are done before the first finish
+        self._gt = None  # the engine finishes a clip after all its chunks (a later update would recompute)
         return float(per_frame.mean()), per_frame
 
 
