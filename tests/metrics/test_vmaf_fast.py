@@ -155,3 +155,18 @@ def test_shared_ground_truth_is_not_reused_across_clips(clips):
     fresh = _score(build_metrics(["vmaf"], "cpu").ready["vmaf"], other_gt,
                    {"blur": outs["blur"][::-1].copy()}, chunk=7)["blur"]["vmaf"]
     np.testing.assert_array_equal(again[1], fresh[1])
+
+
+def test_features_do_not_depend_on_opencv_threads(pairs):
+    import cv2
+
+    ref, dist = pairs["256x256"]
+    before = cv2.getNumThreads()
+    try:
+        many = _ours(ref, dist)
+        cv2.setNumThreads(1)
+        one = _ours(ref, dist)
+    finally:
+        cv2.setNumThreads(before)
+    for a, b in zip(many, one, strict=True):
+        np.testing.assert_array_equal(a, b)
