@@ -69,8 +69,6 @@ def _masking_kernel() -> np.ndarray:
     return k
 
 
-
-
 def pad_vmaf(x: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
     """libvmaf's border "dcb|abcdef|fed": reflect-101 above and left, symmetric (edge repeated) below and right."""
     import cv2
@@ -109,7 +107,7 @@ class VifScale:
 
 @dataclass
 class AdmScale:
-    """Reference-side DWT bands (h, v, d) of one ADM scale, cropped to the pooled area, and its denominator."""
+    """Reference-side DWT bands (h, v, d) of one ADM scale, the area pooled (`inner`) and the denominator."""
 
     bands: tuple[np.ndarray, np.ndarray, np.ndarray]
     inner: tuple[slice, slice]
@@ -234,7 +232,7 @@ def _adm_reference(ref: np.ndarray) -> list[AdmScale]:
 def adm_score(ref: ReferenceSide, dist: np.ndarray) -> float:
     """ADM2 of one frame: sum over scales of numerators over sum of denominators (vmaf-torch `ADM.adm_score`)."""
     num = den = 0.0
-    approx = dist
+    approx = np.asarray(dist, dtype=np.float32)  # float32 like vmaf-torch
     for s, r in enumerate(ref.adm):
         approx, *bands = dwt2(approx)
         num += _adm_num(r, tuple(bands), ADM_RFACTORS[s])
