@@ -170,3 +170,15 @@ def test_features_do_not_depend_on_opencv_threads(pairs):
         cv2.setNumThreads(before)
     for a, b in zip(many, one, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.gpu
+def test_cuda_runs_vmaf_torch_and_agrees_with_the_cpu_features(clips):
+    gt, outs = clips
+    cuda = build_metrics(["vmaf"], torch.device("cuda")).ready["vmaf"]
+    assert cuda.features == "torch"
+    videos = {k: Video.from_array(v) for k, v in outs.items()}
+    got = evaluate_clip(videos, Video.from_array(gt), {"vmaf": cuda}, torch.device("cuda"), chunk=3).values
+    want = _score(build_metrics(["vmaf"], "cpu").ready["vmaf"], gt, outs)
+    for k in outs:
+        np.testing.assert_allclose(got[k]["vmaf"][1], want[k]["vmaf"][1], rtol=0, atol=1e-3)
