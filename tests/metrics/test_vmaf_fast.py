@@ -182,3 +182,13 @@ def test_cuda_runs_vmaf_torch_and_agrees_with_the_cpu_features(clips):
     want = _score(build_metrics(["vmaf"], "cpu").ready["vmaf"], gt, outs)
     for k in outs:
         np.testing.assert_allclose(got[k]["vmaf"][1], want[k]["vmaf"][1], rtol=0, atol=1e-3)
+
+
+def test_rgb_luma_on_cpu_is_the_float64_bt601_luma_rounded_to_float32(clips):
+    from vrbench.metrics.video import RGB_Y, pick_luma
+
+    gt, _ = clips
+    rgb = to_tensor(gt, "cpu")  # the engine's channels-last chunk
+    luma, source = pick_luma(rgb, None)
+    assert source == RGB_Y and luma.dtype == torch.float32 and luma.shape == (len(gt), 1, *gt.shape[1:3])
+    assert torch.equal(luma, luma_bt601(rgb.double()).float())

