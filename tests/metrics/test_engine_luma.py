@@ -98,3 +98,24 @@ def _psnr():
     from vrbench.registry import METRICS
 
     return METRICS.create("psnr-y")
+
+
+class _SlowFinish(_Recorder):
+    """A per-clip metric whose work happens in `finish`, as DOVER's does."""
+
+    def finish(self, state):
+        import time
+
+        time.sleep(0.3)
+        return super().finish(state)
+
+
+def test_time_split_counts_a_stream_metrics_finish_as_compute(tmp_path):
+    frames = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    write_frames(frames, tmp_path / "gt")
+    write_frames(frames, tmp_path / "out")
+    timings = Timings()
+    metric = _SlowFinish()
+    evaluate_clip({"m": open_video(tmp_path / "out")}, open_video(tmp_path / "gt"), {"probe": metric}, "cpu", 8,
+                  timings=timings)
+    assert timings.compute >= 0.3  # the sleep is in finish: it is metric work, not storing values

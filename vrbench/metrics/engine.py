@@ -193,8 +193,8 @@ class Timings:
 
     decode: float = 0.0    # waiting for the decoding pool (the part of decoding not hidden behind compute)
     transfer: float = 0.0  # host -> device copies and the uint8 -> float conversion
-    compute: float = 0.0   # metric work
-    store: float = 0.0     # per-frame values back to the host, clip means, stream metrics' finish
+    compute: float = 0.0   # metric work, stream metrics' finish (per-clip networks such as DOVER run there)
+    store: float = 0.0     # per-frame values back to the host, clip means
 
     def to_dict(self) -> dict[str, float]:
         return {"decode": self.decode, "transfer": self.transfer, "compute": self.compute, "store": self.store}
@@ -277,8 +277,9 @@ def evaluate_clip(outputs: dict[str, Video], gt: Video | None, metrics: dict[str
         for n, chunks in per_frame[label].items():
             arr = torch.cat(chunks).cpu().numpy() if chunks else np.zeros(0)
             vals[n] = (float(np.mean(arr)) if len(arr) else float("nan"), arr)
-        for n, m in stream.items():
+        clock.lap("store")
+        for n, m in stream.items():  # per-clip metrics (DOVER, VMAF's pooling) do their work here
             vals[n] = m.finish(states[label][n])
+        clock.lap("compute")
         scores.values[label] = vals
-    clock.lap("store")
     return scores
