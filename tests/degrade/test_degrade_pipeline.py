@@ -22,7 +22,7 @@ def test_lq_shape_and_manifest_contents(bunny, rbv):
     lq, manifest = rbv
     assert lq.shape == (4, 24, 32, 3) and lq.dtype == np.uint8
     json.dumps(manifest)  # serialisable as is
-    assert manifest["preset"]["name"] == "realbasicvsr-x4" and manifest["preset"]["version"] == "1.0"
+    assert manifest["preset"]["name"] == "realbasicvsr-x4" and manifest["preset"]["version"] == "1.1"
     assert manifest["lq"]["sha256"] == frames_sha256(lq) and len(manifest["lq"]["frame_sha256"]) == 4
     assert manifest["gt"]["sha256"] == frames_sha256(bunny)
     versions = manifest["environment"]["versions"]

@@ -130,6 +130,28 @@ def kernel_from_params(params: dict) -> np.ndarray:
     return plateau_kernel(size, sigma_x, sigma_y, theta, params["beta"])
 
 
+SUBNORMAL_TAPS = ("keep", "zero")  # what the filters do with taps below FLT_MIN (see `filter_taps`)
+
+
+def filter_taps(entry: dict) -> np.ndarray:
+    """The float32 kernel the blur filters apply for a manifest entry: `kernel_from_params` rounded to float32; with
+    `subnormal_taps: zero` (cards from version 1.1 on), taps below FLT_MIN = 2^-126, subnormal in float32, are 0.
+
+    Why: narrow Gaussians put taps down to 1e-45 in the corners of an 11 x 11 kernel, and every product with a
+    subnormal takes the CPU's slow microcode path (OpenCV's filter2D and oneDNN alike): one such blur took a third of
+    the RealBasicVSR pipeline's CPU time. Such a tap adds under 2^-126 to an output (inputs lie in [0, 1]), below
+    half an ulp of any sum above 2^-100, so it can change an output only where every larger tap sees (near-)black
+    input, and an 8-bit LQ byte almost never; entries without the key (older manifests) keep every tap.
+    """
+    kernel = kernel_from_params(entry).astype(np.float32)
+    mode = entry.get("subnormal_taps", "keep")
+    if mode not in SUBNORMAL_TAPS:
+        raise InputError("bad blur 'subnormal_taps'", expected=SUBNORMAL_TAPS, found=mode)
+    if mode == "zero":
+        kernel[np.abs(kernel) < np.finfo(np.float32).tiny] = 0
+    return kernel
+
+
 def opencv_gaussian_sigma(size: int) -> float:
     """Sigma OpenCV picks for sigma=0: 0.3 ((k - 1) / 2 - 1) + 0.8 (8.0 for k = 51) [OpenCV getGaussianKernel]."""
     return 0.3 * ((check_kernel_size(size) - 1) / 2 - 1) + 0.8

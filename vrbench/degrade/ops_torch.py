@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from vrbench.degrade import noise as noise_fields
 from vrbench.degrade.jpeg import jpeg_roundtrip
-from vrbench.degrade.kernels import gaussian_kernel_1d, kernel_from_params, pad_kernel
+from vrbench.degrade.kernels import filter_taps, gaussian_kernel_1d, pad_kernel
 from vrbench.metrics.engine import to_tensor  # the one uint8 -> float conversion
 
 _POOL: list = [None, 0, 0]  # [ThreadPoolExecutor, its size, the process that made it]
@@ -96,6 +96,19 @@ def depthwise(z: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return torch.cat(bands, dim=-2)
 
 
+def split_frames(fn, x: torch.Tensor, *per_frame: torch.Tensor) -> torch.Tensor:
+    """fn(x, *per_frame); while frames are spread (`spread_frames`), a batch handed in outside the frame threads (a
+    lone size group) runs as contiguous parts of its frames, one per frame thread, concatenated. For operators that
+    give a frame the same values alone as in a batch (FFT blurs, resizes; tested), so only the time changes."""
+    threads = min(_SPREAD.get(), len(x))
+    if threads <= 1:
+        return fn(x, *per_frame)
+    bounds = np.linspace(0, len(x), threads + 1).round().astype(int).tolist()
+    parts = frame_map(lambda b: fn(x[bounds[b] : bounds[b + 1]], *(a[bounds[b] : bounds[b + 1]] for a in per_frame)),
+                      range(threads))
+    return torch.cat(parts)
+
+
 def reflect_indices(n: int, pad: int, device: torch.device) -> torch.Tensor:
     """Indices of a reflect (mirror without repeating the edge, OpenCV REFLECT_101) padding of any width.
 
@@ -145,13 +158,20 @@ def correlate(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     padded = pad_reflect(x.contiguous(), k // 2, k // 2)  # padding a channels-last batch is several times slower
     kernels = kernels.to(x.dtype)
     if k >= FFT_MIN_KERNEL:
-        size = (fft_size(height + k - 1), fft_size(width + k - 1))
-        spectrum = torch.fft.rfft2(padded, s=size) * torch.fft.rfft2(kernels.flip(-2, -1), s=size)[:, None]
-        # circular convolution with the flipped kernel; outputs from k - 1 on never wrap around
-        return torch.fft.irfft2(spectrum, s=size)[..., k - 1 : k - 1 + height, k - 1 : k - 1 + width].contiguous()
+        return split_frames(correlate_fft, padded, kernels)
     batch = planes(padded)
     weight = kernels.repeat_interleave(c, dim=0).unsqueeze(1)
     return depthwise(batch, weight).reshape(n, c, height, width)
+
+
+def correlate_fft(padded: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """`correlate` through the FFT on frames already reflect-padded by k // 2."""
+    k = kernels.shape[-1]
+    height, width = padded.shape[-2] - k + 1, padded.shape[-1] - k + 1
+    size = (fft_size(height + k - 1), fft_size(width + k - 1))
+    spectrum = torch.fft.rfft2(padded, s=size) * torch.fft.rfft2(kernels.flip(-2, -1), s=size)[:, None]
+    # circular convolution with the flipped kernel; outputs from k - 1 on never wrap around
+    return torch.fft.irfft2(spectrum, s=size)[..., k - 1 : k - 1 + height, k - 1 : k - 1 + width].contiguous()
 
 
 def planes(x: torch.Tensor) -> torch.Tensor:
@@ -189,20 +209,55 @@ def correlate_separable(z: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
     """Correlate every plane of z (1, P, H, W, channels-last, see `planes`) with the outer product taps x taps
     (rows then columns), reflect padding."""
     k, count = taps.numel(), z.shape[1]
-    padded = pad_reflect(z, k // 2, k // 2).contiguous(memory_format=torch.channels_last)
+    padded = pad_reflect_planes(z, k // 2)
     row = taps.to(z.dtype).reshape(1, 1, 1, k).expand(count, 1, 1, k)
-    rows = depthwise(padded, row).transpose(-1, -2).contiguous(memory_format=torch.channels_last)
+    rows = transpose_planes(depthwise(padded, row))
     # the column pass as a row pass on the transposed planes: oneDNN's (1, k) depthwise kernel is about twice as
     # fast as its (k, 1) one on this layout, the transposing copy included (same products, same sums)
     return depthwise(rows, row).transpose(-1, -2)
 
 
+def pixels(z: torch.Tensor) -> np.ndarray | None:
+    """The (H, W, P) NumPy view of CPU planes (1, P, H, W) in channels-last memory; None for any other tensor."""
+    if z.device.type != "cpu" or z.shape[0] != 1 or not z.is_contiguous(memory_format=torch.channels_last):
+        return None
+    return z.permute(0, 2, 3, 1).numpy()[0]
+
+
+def from_pixels(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(a)[None].permute(0, 3, 1, 2)
+
+
+def pad_reflect_planes(z: torch.Tensor, pad: int) -> torch.Tensor:
+    """`pad_reflect` by `pad` on all sides, returned channels-last; on the CPU written straight into one
+    channels-last array (PyTorch pads this layout through slow copies): the same values."""
+    a = pixels(z)
+    height, width = z.shape[-2:]
+    if a is None or pad >= min(height, width):
+        return pad_reflect(z, pad, pad).contiguous(memory_format=torch.channels_last)
+    out = np.empty((height + 2 * pad, width + 2 * pad, a.shape[2]), a.dtype)
+    out[pad : pad + height, pad : pad + width] = a
+    out[pad : pad + height, :pad] = a[:, pad:0:-1]  # column pad - j holds column j (mirror without the edge)
+    out[pad : pad + height, pad + width :] = a[:, width - 2 : width - 2 - pad : -1]
+    out[:pad] = out[2 * pad : pad : -1]  # then whole rows, corners included
+    out[pad + height :] = out[pad + height - 2 : height - 2 : -1]
+    return from_pixels(out)
+
+
+def transpose_planes(z: torch.Tensor) -> torch.Tensor:
+    """z.transpose(-1, -2) in channels-last memory (NumPy's copy is about twice as fast as PyTorch's here)."""
+    a = pixels(z)
+    if a is None:
+        return z.transpose(-1, -2).contiguous(memory_format=torch.channels_last)
+    return from_pixels(np.ascontiguousarray(a.transpose(1, 0, 2)))
+
+
 def blur(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
-    """Blur each frame with the kernel its entry describes (kernels zero-padded to the largest size, as BSR pads
-    to 21; zero taps leave the result unchanged)."""
+    """Blur each frame with the float32 kernel its entry describes (`filter_taps`; kernels zero-padded to the
+    largest size, as BSR pads to 21; zero taps leave the result unchanged)."""
     size = max(e["size"] for e in entries)
-    kernels = np.stack([pad_kernel(kernel_from_params(e), size) for e in entries])
-    return correlate(x, torch.from_numpy(kernels).to(device=x.device, dtype=torch.float32))
+    kernels = np.stack([pad_kernel(filter_taps(e), size) for e in entries])
+    return correlate(x, torch.from_numpy(kernels).to(device=x.device))
 
 
 def unsharp_mask(x: torch.Tensor, stage: dict) -> torch.Tensor:
@@ -254,6 +309,10 @@ def resize(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
     antialiasing [RE: F.interpolate]; 'bicubic_aa' is the antialiased a = -0.5 cubic of MATLAB/PIL."""
     if (height, width) == tuple(x.shape[-2:]):
         return x  # every mode is the identity at the same size (half-pixel centres, cubic(0) = 1)
+    return split_frames(lambda part: resize_frames(part, height, width, mode), x)
+
+
+def resize_frames(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
     if mode == "area":
         return F.adaptive_avg_pool2d(x, (height, width))
     if mode == "bilinear":

@@ -12,7 +12,7 @@ import numpy as np
 
 from vrbench.degrade import noise as noise_fields
 from vrbench.degrade.jpeg import jpeg_roundtrip, to_uint8
-from vrbench.degrade.kernels import gaussian_kernel_1d, kernel_from_params
+from vrbench.degrade.kernels import filter_taps, gaussian_kernel_1d
 
 
 def unsharp_mask(frame: np.ndarray, stage: dict) -> np.ndarray:
@@ -30,7 +30,7 @@ def unsharp_mask(frame: np.ndarray, stage: dict) -> np.ndarray:
 def blur(frame: np.ndarray, entry: dict) -> np.ndarray:
     import cv2
 
-    kernel = kernel_from_params(entry).astype(np.float32)
+    kernel = filter_taps(entry)
     return cv2.filter2D(frame, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
 
 

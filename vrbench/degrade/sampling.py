@@ -72,7 +72,8 @@ def sample_blur(ctx: Context, spec: dict, frames: list[int]) -> list[dict | None
     if not rng.random() < spec["prob"]:
         return [None] * n
     size, kind = int(rng.choice(spec["sizes"])), choose(rng, spec["kinds"])
-    entries: list[dict] = [{"kind": kind, "size": size} for _ in range(n)]
+    taps = {"subnormal_taps": spec["subnormal_taps"]} if "subnormal_taps" in spec else {}  # a setting, not drawn
+    entries: list[dict] = [{"kind": kind, "size": size, **taps} for _ in range(n)]
     if kind == "sinc":
         bounds = tuple(spec.get("omega") or default_omega_range(size))
         put(entries, "omega", walk(ctx, rng.uniform(*bounds), bounds, steps.get("omega", 0), n))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from vrbench.degrade.kernels import KERNEL_KINDS, kernel_from_params
+from vrbench.degrade.kernels import KERNEL_KINDS, SUBNORMAL_TAPS, filter_taps
 from vrbench.errors import InputError
 
 CODECS = ("libx264", "h264", "mpeg4")
@@ -73,6 +73,9 @@ def check_blur(stage: dict, where: str) -> None:
     if "sinc" in stage["kinds"] and stage.get("omega") is not None:
         check_range(stage, "omega", where, 1e-3, math.pi + 1e-3)
     check_steps(stage, where, ("sigma", "theta", "beta_generalized", "beta_plateau", "omega"))
+    if stage.get("subnormal_taps", "keep") not in SUBNORMAL_TAPS:
+        raise InputError("bad blur 'subnormal_taps'", file=where, expected=SUBNORMAL_TAPS,
+                         found=stage["subnormal_taps"])
 
 
 def check_resize(stage: dict, where: str) -> None:
@@ -127,8 +130,11 @@ def is_number(value: object, low: float, high: float) -> bool:
 
 
 def check_blur_entry(entry: dict, where: str) -> None:
+    if entry.get("subnormal_taps", "keep") not in SUBNORMAL_TAPS:
+        raise InputError("bad blur 'subnormal_taps'", file=where, expected=SUBNORMAL_TAPS,
+                         found=entry["subnormal_taps"])
     try:
-        kernel_from_params(entry)
+        filter_taps(entry)
     except KeyError as e:
         raise InputError("blur entry lacks a parameter", file=where, expected=str(e), found=sorted(entry)) from e
 
