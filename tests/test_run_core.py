@@ -315,3 +315,27 @@ def test_a_method_whose_configuration_changed_under_the_same_run_config_never_mi
         assert len(store.method_configs(summary.archived)["versioned-x4"]) == 1  # the old one kept, archived
         new, old = store.results_frame("mver"), store.results_frame(summary.archived)
     assert len(new) == len(old) == 1 and new.value[0] != old.value[0]
+
+
+def test_process_worker_limits_opencv_threads_as_well_as_torch(monkeypatch, tmp_path):
+    """Worker processes each get a share of the cores: OpenCV's pool (SSIM, VMAF, NIQE filters on CPU) as well as
+    PyTorch's, or N workers would each start one OpenCV thread per core."""
+    import cv2
+    import torch
+
+    from vrbench.run import executors
+
+    class _Queue:
+        def get(self):
+            return "cpu"
+
+    monkeypatch.setattr(executors, "Worker", lambda config, outputs, device: (config, outputs, device))
+    monkeypatch.setattr(executors, "RunConfig", type("C", (), {"model_validate_json": staticmethod(lambda s: s)}))
+    monkeypatch.setattr(executors, "_WORKER", executors._WORKER)  # restored after the test
+    before_cv, before_torch = cv2.getNumThreads(), torch.get_num_threads()
+    try:
+        executors._init_process("{}", str(tmp_path), _Queue(), 1)
+        assert cv2.getNumThreads() == 1 and torch.get_num_threads() == 1
+    finally:
+        cv2.setNumThreads(before_cv)
+        torch.set_num_threads(before_torch)

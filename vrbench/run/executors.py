@@ -66,9 +66,11 @@ _WORKER: Worker | None = None
 
 def _init_process(config_json: str, outputs: str, devices: Any, threads: int) -> None:
     global _WORKER
+    import cv2
     import torch
 
     torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)  # OpenCV filters (SSIM, VMAF, NIQE on CPU) share the worker's share of the cores
     _WORKER = Worker(RunConfig.model_validate_json(config_json), Path(outputs), devices.get())
 
 
