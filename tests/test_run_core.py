@@ -130,7 +130,8 @@ def test_the_door_each_weights_file_came_through_is_kept_in_the_run_record(tmp_p
     class SourcedPsnr(FidelityMetric):
         def provenance(self):
             return {**super().provenance(), "weights_sha256": {"params.npz": "ab" * 32},
-                    "weights_source": {"params.npz": "PyPI basicsr==1.4.2 (sdist)"}}
+                    "weights_source": {"params.npz": "PyPI basicsr==1.4.2 (sdist)"},
+                    "implementation": "vrbench CPU (OpenCV)"}
 
     if "sourced-metric" not in METRICS:
         METRICS.add(card, lambda: SourcedPsnr(card, psnr.spec))
@@ -143,6 +144,8 @@ def test_the_door_each_weights_file_came_through_is_kept_in_the_run_record(tmp_p
     record = store.provenance(pids.pop())["metrics"]
     assert record["sourced-metric"]["weights_source"] == {"params.npz": "PyPI basicsr==1.4.2 (sdist)"}
     assert "weights_source" not in record["psnr-y"]  # no weights, no door
+    assert record["sourced-metric"]["implementation"] == "vrbench CPU (OpenCV)"  # which code computed the values
+    assert "implementation" not in record["psnr-y"]
 
 
 def test_cli_workers_ray_and_dry_run_give_the_in_process_values(tmp_path, demo_root):

@@ -169,6 +169,8 @@ class VmafMetric(StreamMetric):
         return {**super().provenance(), "vmaf_torch": version("vmaf-torch"),
                 "features": "vrbench CPU (OpenCV filtering, vmaf-torch's maths)" if opencv else "vmaf-torch",
                 "svm": f"vmaf-torch vmaf_v0.6.1 in {'float64' if opencv else 'float32'}",
+                "implementation": "vrbench CPU features (OpenCV) + vmaf-torch SVM in float64" if opencv else
+                "vmaf-torch",
                 "luma": f"'{CODED_Y}' for 8-bit YUV video files, '{RGB_Y}' otherwise (per side)"}
 
     def finish(self, state: _VmafState) -> tuple[float, np.ndarray]:

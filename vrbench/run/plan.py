@@ -111,12 +111,14 @@ class MetricPlan:
     weights: dict[str, Any]
     #: weight file -> the door it came through (publisher URL or PyPI package); recorded, never part of a cache key
     sources: dict[str, Any] = field(default_factory=dict)
+    #: which code computed the values on this device (e.g. "vrbench CPU (OpenCV)" or "vmaf-torch"); recorded only
+    implementation: str = ""
 
     @classmethod
     def of(cls, metric: Any) -> MetricPlan:
         prov = metric.provenance()
         return cls(metric.card.name, metric.card, dict(prov.get("weights_sha256", {})),
-                   dict(prov.get("weights_source", {})))
+                   dict(prov.get("weights_source", {})), str(prov.get("implementation", "")))
 
 
 @dataclass(frozen=True)

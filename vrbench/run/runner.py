@@ -192,7 +192,8 @@ class Runner:
         resolved = resolve(self.config, self.device)
         prov = provenance.collect(self.device, {"benchmark": self.config.seed_list})
         prov["metrics"] = {m.name: {"version": m.card.version, "weights_sha256": m.weights,
-                                    **({"weights_source": m.sources} if m.sources else {})}
+                                    **({"weights_source": m.sources} if m.sources else {}),
+                                    **({"implementation": m.implementation} if m.implementation else {})}
                            for m in resolved.metrics}
         prov["conventions"] = resolved.conventions.to_dict()
         self.prov, self.prov_id = prov, provenance.provenance_id(prov)
