@@ -10,6 +10,7 @@ from vrbench.metrics import temporal
 from vrbench.metrics.engine import build_metrics, evaluate_clip, to_tensor
 from vrbench.metrics.flow import dis_flow
 from vrbench.metrics.temporal_metrics import DOVER_PTH, RAFT_THINGS
+from vrbench.registry import METRICS
 from vrbench.video import Video
 
 
@@ -71,11 +72,45 @@ def test_dover_and_raft_metrics_run_with_planted_weights(clips, monkeypatch):
         out, gt = clips
         metrics = build_metrics(["dover-tech100", "dover-overall", "ewarp"], "cpu")
         assert not metrics.unavailable, metrics.unavailable
+        calls = []
+        monkeypatch.setattr("vrbench.metrics.dover.dover_scores",
+                            lambda *a, **k: calls.append(1) or dover_scores(*a, **k))
         got = evaluate_clip({"m": Video.from_array(out)}, None, metrics.ready, "cpu", chunk=4).values["m"]
+        assert len(calls) == 1  # the two DOVER ids read one pass of one shared network
+        assert metrics.ready["dover-tech100"].model is metrics.ready["dover-overall"].model
         direct = dover_scores(metrics.ready["dover-tech100"].model, torch.from_numpy(out).permute(0, 3, 1, 2), seed=0)
         assert got["dover-tech100"][0] == pytest.approx(direct["tech100"], rel=1e-6)
+        assert got["dover-overall"][0] == pytest.approx(direct["overall"], rel=1e-6)
         assert 0 < got["dover-overall"][0] < 1
         assert np.isfinite(got["ewarp"][0]) and got["ewarp"][0] >= 0
     finally:
         for p in planted:
             p.unlink(missing_ok=True)
+
+
+def test_dover_ids_reuse_a_pass_only_for_the_same_clip_bytes_and_network(monkeypatch):
+    from vrbench.metrics import temporal_metrics
+    from vrbench.metrics.temporal_metrics import DoverMetric
+
+    calls = []
+
+    def fake(model, frames, seed=0):
+        calls.append(model)
+        v = float(frames.double().mean())
+        return {"tech100": v, "overall": v / 255, "aes100": -v}
+
+    monkeypatch.setattr("vrbench.metrics.dover.dover_scores", fake)
+    temporal_metrics._DOVER_SCORES.clear()
+    net, other_net = object(), object()
+    names = {"tech100": "dover-tech100", "overall": "dover-overall", "aes100": "dover-aes"}
+    ids = {k: DoverMetric(METRICS.card(name), k) for k, name in names.items()}
+    for m in ids.values():
+        m.model = net
+    clip = [torch.full((2, 3, 8, 8), 7, dtype=torch.uint8), torch.full((1, 3, 8, 8), 9, dtype=torch.uint8)]
+    values = {k: m.finish(list(clip))[0] for k, m in ids.items()}
+    assert len(calls) == 1 and values["overall"] == pytest.approx(values["tech100"] / 255)
+    changed = [clip[0], torch.full((1, 3, 8, 8), 10, dtype=torch.uint8)]  # the last frame differs: scored anew
+    assert ids["tech100"].finish(changed)[0] != values["tech100"] and len(calls) == 2
+    ids["overall"].model = other_net  # same bytes, another network: scored anew
+    ids["overall"].finish(changed)
+    assert calls[-1] is other_net and len(calls) == 3
