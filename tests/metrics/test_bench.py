@@ -79,3 +79,21 @@ def test_random_stand_in_weights_never_outlive_the_bench(monkeypatch, tmp_path):
         assert (Path(hub) / "hub" / "vrbench" / "DOVER.pth").is_file()
     assert os.environ["TORCH_HOME"] == str(tmp_path / "mine") and not Path(hub).exists()
     assert "VRBENCH_ALLOW_UNVERIFIED_WEIGHTS" not in os.environ and not (tmp_path / "mine").exists()
+
+
+def test_dover_anchor_calls_the_network_once_per_clip_for_every_dover_id(monkeypatch):
+    """The authors' call returns every DOVER score at once: a script reads tech100, overall and aes from one pass,
+    so the anchor must not pay three passes where the engine pays one."""
+    import numpy as np
+
+    from vrbench.metrics.bench_anchors import _clip_anchor
+
+    calls = []
+    monkeypatch.setattr("vrbench.metrics.dover.dover_scores",
+                        lambda model, frames, seed=0: calls.append(frames.shape) or
+                        {"tech100": 50.0, "overall": 0.5, "aes100": 40.0})
+    clip = np.zeros((2, 8, 8, 3), np.uint8)
+    shared: dict = {}
+    got = [_clip_anchor(n, type("M", (), {"key": k, "model": None})(), clip, clip, "cpu", shared)[0]
+           for n, k in (("dover-tech100", "tech100"), ("dover-overall", "overall"), ("dover-aes", "aes100"))]
+    assert got == [50.0, 0.5, 40.0] and calls == [(2, 3, 8, 8)]
