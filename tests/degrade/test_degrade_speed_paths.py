@@ -111,3 +111,15 @@ def test_planes_padding_and_transpose_are_pytorchs(pad):
     transposed = ops.transpose_planes(padded)
     assert torch.equal(transposed, padded.transpose(-1, -2))
     assert transposed.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "pixels-last", "strided"])
+def test_linear_resize_on_the_cpu_equals_its_pytorch_path(layout):
+    """The NumPy path (gathers in the frames' own memory layout) against the PyTorch operations other devices run,
+    both on the CPU, shrinking and enlarging each axis."""
+    frames = torch.from_numpy(np.random.default_rng(9).random((3, 37, 52, 3), dtype=np.float32)).permute(0, 3, 1, 2)
+    frames = {"contiguous": frames.contiguous(), "pixels-last": frames, "strided": frames[:, :, ::2]}[layout]
+    for size, dim in ((11, -2), (80, -2), (23, -1), (97, -1)):
+        i0, i1, frac = ops.linear_taps(frames.shape[dim], size)
+        expected = ops.resize_linear_torch(frames, i0, i1, frac, dim)
+        assert torch.equal(ops.resize_linear(frames, size, dim), expected), (size, dim)

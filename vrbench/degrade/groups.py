@@ -95,7 +95,9 @@ def apply_resize(groups: Groups, stage: dict) -> Groups:
                 for e in (entries[i] for i in ids)]
         for key in dict.fromkeys(keys):
             index = [j for j, k in enumerate(keys) if k == key]
-            parts.append(([ids[j] for j in index], batch if len(index) == len(ids) else batch[index], key))
+            consecutive = index == list(range(index[0], index[-1] + 1))  # then a view, not a copy
+            parts.append(([ids[j] for j in index], batch[index[0] : index[-1] + 1] if consecutive else batch[index],
+                          key))
     resized = frame_map(lambda p: p[1] if p[2] is None else resize(p[1], p[2][1], p[2][2], p[2][0]), parts)
     pieces: dict[tuple[int, int], list] = {}
     for (part_ids, _, _), part in zip(parts, resized, strict=True):
@@ -105,10 +107,8 @@ def apply_resize(groups: Groups, stage: dict) -> Groups:
         if len(parts) == 1:
             regrouped.append(parts[0])
             continue
-        ids = [i for part_ids, _ in parts for i in part_ids]
-        order = sorted(range(len(ids)), key=ids.__getitem__)
-        batch = torch.cat([p for _, p in parts])
-        regrouped.append(([ids[j] for j in order], batch[order]))
+        frames = {i: part[j] for part_ids, part in parts for j, i in enumerate(part_ids)}
+        regrouped.append((sorted(frames), torch.stack([frames[i] for i in sorted(frames)])))  # one copy
     return regrouped
 
 

@@ -291,17 +291,48 @@ def resize_linear(x: torch.Tensor, size: int, dim: int) -> torch.Tensor:
     if x.shape[dim] == size:
         return x
     i0, i1, frac = linear_taps(x.shape[dim], size)
+    if x.device.type == "cpu" and x.ndim == 4:  # NumPy's gathers are faster; the same IEEE products and sums
+        return resize_linear_cpu(x, i0, i1, (1 - frac).astype(np.float32), frac.astype(np.float32), dim % 4)
+    return resize_linear_torch(x, i0, i1, frac, dim)
+
+
+def resize_linear_torch(x: torch.Tensor, i0: np.ndarray, i1: np.ndarray, frac: np.ndarray, dim: int
+                        ) -> torch.Tensor:
+    """`resize_linear` in PyTorch operations, for any device."""
     shape = [1] * x.ndim
-    shape[dim] = size
-    if x.device.type == "cpu":  # NumPy's gathers are 2-3x faster here; products and sums are the same IEEE ones
-        w1, w0 = frac.astype(np.float32).reshape(shape), (1 - frac).astype(np.float32).reshape(shape)
-        a, b = np.take(x.numpy(), i0, axis=dim), np.take(x.numpy(), i1, axis=dim)
-        return torch.from_numpy(np.add(np.multiply(a, w0, out=a), np.multiply(b, w1, out=b), out=a))
+    shape[dim] = len(i0)
     w1 = torch.from_numpy(frac).to(x.device, x.dtype).view(shape)
     w0 = torch.from_numpy(1 - frac).to(x.device, x.dtype).view(shape)
     a = x.index_select(dim, torch.from_numpy(i0).to(x.device))
     b = x.index_select(dim, torch.from_numpy(i1).to(x.device))
     return a.mul_(w0).add_(b.mul_(w1))
+
+
+def resize_linear_cpu(x: torch.Tensor, i0: np.ndarray, i1: np.ndarray, w0: np.ndarray, w1: np.ndarray, dim: int
+                      ) -> torch.Tensor:
+    """x[i0] w0 + x[i1] w1 along `dim` (2: rows, 3: columns) of an (N, C, H, W) CPU tensor, in its own memory
+    layout: frames from the codec or libjpeg are (N, H, W, 3) in memory, and there whole pixels are gathered, the
+    columns as rows of the transposed frames (OpenCV's transpose); other tensors as (N, C, H, W)."""
+    pixels_last = not x.is_contiguous() and x.permute(0, 2, 3, 1).is_contiguous()
+    if not pixels_last:
+        shape = [1, 1, 1, 1]
+        shape[dim] = len(i0)
+        a, b = np.take(x.numpy(), i0, axis=dim), np.take(x.numpy(), i1, axis=dim)
+        w0, w1 = w0.reshape(shape), w1.reshape(shape)
+        return torch.from_numpy(np.add(np.multiply(a, w0, out=a), np.multiply(b, w1, out=b), out=a))
+    frames = x.permute(0, 2, 3, 1).numpy()  # (N, H, W, C)
+    if dim == 2:
+        a, b = np.take(frames, i0, axis=1), np.take(frames, i1, axis=1)
+        w0, w1 = w0.reshape(1, -1, 1, 1), w1.reshape(1, -1, 1, 1)
+        return torch.from_numpy(np.add(np.multiply(a, w0, out=a), np.multiply(b, w1, out=b), out=a)).permute(
+            0, 3, 1, 2)
+    w0, w1 = w0.reshape(-1, 1, 1), w1.reshape(-1, 1, 1)
+    out = []
+    for frame in frames:
+        columns = transpose_matrix(frame)  # (W, H, C): the columns to interpolate between are rows now
+        a, b = columns[i0], columns[i1]
+        out.append(transpose_matrix(np.add(np.multiply(a, w0, out=a), np.multiply(b, w1, out=b), out=a)))
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)
 
 
 def resize(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
@@ -353,7 +384,11 @@ def add_noise(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
 
 
 def to_uint8_hwc(x: torch.Tensor) -> np.ndarray:
-    """(N, 3, H, W) float -> (N, H, W, 3) uint8, clipped then rounded."""
+    """(N, 3, H, W) float -> (N, H, W, 3) uint8, rounded (half to even) then clipped."""
+    if x.device.type == "cpu":  # the same operations in NumPy, written straight into (N, H, W, 3) memory
+        scaled = np.empty((x.shape[0], *x.shape[2:], x.shape[1]), np.float32)
+        np.multiply(x.permute(0, 2, 3, 1).numpy(), np.float32(255), out=scaled)
+        return np.clip(np.rint(scaled, out=scaled), 0, 255, out=scaled).astype(np.uint8)
     return (x * 255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
