@@ -75,8 +75,9 @@ LAION_HEAD = WeightFile("sac+logos+ava1-l14-linearMSE.pth", PYIQA_HF + "sac%2Blo
 
 # On a CPU these networks run faster called frame by frame than on a batch (2-core CPU, 256x256, one batched call
 # vs per-frame calls: MUSIQ 0.68x, DISTS 0.66x; 720p MUSIQ in `vrbench bench metrics`: 0.72x), so there they take
-# one frame at a time, as the per-frame scripts do; LPIPS and NIQE gain from batching (1.20x, 1.10x) and on a GPU
-# every network takes the chunk as one batch. Values agree to float rounding either way.
+# one frame at a time, as the per-frame scripts do; LPIPS gains from batching (1.20x) and on a GPU every network
+# takes the chunk as one batch. Values agree to float rounding either way. (NIQE on a CPU is not a network here:
+# `vrbench.metrics.niqe` computes it frame by frame in NumPy/OpenCV.)
 CPU_FRAME_BY_FRAME = frozenset({"musiq", "dists"})
 
 
@@ -235,8 +236,10 @@ LEARNED = [
     (_card("clipiqa", "CLIP-IQA (pyiqa prompt ensemble, RN50)", "NR", True, (0.0, 1.0), "clipiqa",
            [CLIP_RN50]), "clipiqa", {}),
     (_card("niqe", "NIQE (pyiqa, YIQ luma)", "NR", False, (0.0, None), "niqe", [NIQE_PARAMS],
-           convention="pyiqa 'niqe' defaults; MATLAB NIQE model parameters as shipped in BasicSR 1.4.2",
-           version="2"), "niqe", {}),
+           convention="pyiqa 'niqe' defaults (YIQ luma rounded to integers, 96x96 blocks, no border crop); MATLAB NIQE "
+                      "model parameters as shipped in BasicSR 1.4.2; on a CPU computed by vrbench in float64 "
+                      "NumPy/OpenCV, equal to pyiqa within 1e-6; on other devices by pyiqa's network",
+           version="3"), "niqe", {}),
     (_card("maniqa", "MANIQA (KonIQ-10k)", "NR", True, (0.0, 1.0), "maniqa",
            [_pyiqa("ckpt_koniq10k.pt", signature=(("conv1.weight", (768, 3072, 1, 1)),
                                                  ("conv2.weight", (384, 768, 1, 1))))],

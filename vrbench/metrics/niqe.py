@@ -186,7 +186,11 @@ class NiqeMetric(PyiqaMetric):
     tolerates_fast = False  # no network to speed up: autocast would only round the luma product in bf16/fp16
 
     def build(self, pyiqa: Any, device: Any) -> Any:
+        import torch
         from scipy.io import savemat
+
+        self.implementation = ("vrbench float64 NumPy/OpenCV (pyiqa's conventions)"
+                               if torch.device(device).type == "cpu" else "pyiqa niqe")
 
         with np.load(NIQE_PARAMS.path, allow_pickle=False) as params, tempfile.TemporaryDirectory() as folder:
             self.mu_pris, self.cov_pris = params["mu_pris_param"], params["cov_pris_param"]
@@ -199,6 +203,9 @@ class NiqeMetric(PyiqaMetric):
             raise InputError(f"NIQE needs frames of at least {NIQE_BLOCK}x{NIQE_BLOCK} pixels (its block size)",
                              found=f"{out.shape[-1]}x{out.shape[-2]}")
         return self.compute_numpy(out) if out.device.type == "cpu" else self.compute_torch(out)
+
+    def provenance(self) -> dict[str, Any]:
+        return {**super().provenance(), "implementation": getattr(self, "implementation", "")}
 
     def compute_numpy(self, out):
         """Frame by frame in float64 NumPy/OpenCV (the CPU path)."""
