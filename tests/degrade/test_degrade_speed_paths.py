@@ -3,8 +3,8 @@
 - Subnormal blur taps (cards from version 1.1 on, `kernels.filter_taps`): zeroing them is a versioned change, so
   the tests pin down exactly which taps go, that older entries keep them, and that on real frames the blurred values
   do not move (on exact-black borders only values below 2^-100 may).
-- Lone batches split over the frame threads, padding and transposing planes in NumPy: pure reorganisations, so the
-  values must be the same to the bit.
+- Padding and transposing planes in NumPy, linear resizes in the frames' own memory layout: pure reorganisations, so
+  the values must be the same to the bit.
 """
 
 from __future__ import annotations
@@ -79,28 +79,6 @@ def test_on_exact_black_borders_only_values_below_2_to_the_minus_100_move(bbb_fr
         assert np.array_equal(np.rint(kept * 255), np.rint(zeroed * 255))
 
 
-def test_lone_batches_over_the_frame_threads_give_the_same_values():
-    """FFT blurs and resizes of one size group run as parts of its frames, one per frame thread."""
-    rng = np.random.default_rng(5)
-    frames = torch.from_numpy(rng.random((5, 3, 40, 46), dtype=np.float32))
-    kernels = torch.from_numpy(np.stack([kernel_from_params({"kind": "iso", "size": 15, "sigma_x": s})
-                                         for s in rng.uniform(0.5, 3, 5)])).float()
-    work = {"fft blur": lambda x: ops.correlate(x, kernels)}
-    for mode in ("area", "bilinear", "bicubic", "bicubic_aa"):
-        work[mode] = lambda x, mode=mode: ops.resize(x, 23, 61, mode)
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        alone = {name: fn(frames) for name, fn in work.items()}
-        for threads in (2, 3):
-            torch.set_num_threads(threads)
-            with ops.spread_frames(torch.device("cpu")):
-                for name, fn in work.items():
-                    assert torch.equal(fn(frames), alone[name]), (name, threads)
-    finally:
-        torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("pad", [3, 25, 40])
 def test_planes_padding_and_transpose_are_pytorchs(pad):
     """pad 40 exceeds the 30-row side: the mirror repeats (PyTorch's index path)."""
@@ -123,3 +101,13 @@ def test_linear_resize_on_the_cpu_equals_its_pytorch_path(layout):
         i0, i1, frac = ops.linear_taps(frames.shape[dim], size)
         expected = ops.resize_linear_torch(frames, i0, i1, frac, dim)
         assert torch.equal(ops.resize_linear(frames, size, dim), expected), (size, dim)
+
+
+def test_uint8_conversion_on_the_cpu_equals_its_pytorch_path():
+    """Out-of-range values, exact halves (rounded to even) and both memory layouts."""
+    values = np.random.default_rng(4).random((2, 3, 9, 11), dtype=np.float32) * 1.4 - 0.2
+    values[0, 0, 0, :4] = np.array([0.5, 1.5, 2.5, 254.5], np.float32) / 255
+    frames = torch.from_numpy(values)
+    for layout in (frames, frames.contiguous(memory_format=torch.channels_last), frames[:, :, ::2]):
+        out = ops.to_uint8_hwc(layout)
+        assert out.flags.c_contiguous and np.array_equal(out, ops.to_uint8_hwc_torch(layout))

@@ -96,19 +96,6 @@ def depthwise(z: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return torch.cat(bands, dim=-2)
 
 
-def split_frames(fn, x: torch.Tensor, *per_frame: torch.Tensor) -> torch.Tensor:
-    """fn(x, *per_frame); while frames are spread (`spread_frames`), a batch handed in outside the frame threads (a
-    lone size group) runs as contiguous parts of its frames, one per frame thread, concatenated. For operators that
-    give a frame the same values alone as in a batch (FFT blurs, resizes; tested), so only the time changes."""
-    threads = min(_SPREAD.get(), len(x))
-    if threads <= 1:
-        return fn(x, *per_frame)
-    bounds = np.linspace(0, len(x), threads + 1).round().astype(int).tolist()
-    parts = frame_map(lambda b: fn(x[bounds[b] : bounds[b + 1]], *(a[bounds[b] : bounds[b + 1]] for a in per_frame)),
-                      range(threads))
-    return torch.cat(parts)
-
-
 def reflect_indices(n: int, pad: int, device: torch.device) -> torch.Tensor:
     """Indices of a reflect (mirror without repeating the edge, OpenCV REFLECT_101) padding of any width.
 
@@ -158,7 +145,7 @@ def correlate(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     padded = pad_reflect(x.contiguous(), k // 2, k // 2)  # padding a channels-last batch is several times slower
     kernels = kernels.to(x.dtype)
     if k >= FFT_MIN_KERNEL:
-        return split_frames(correlate_fft, padded, kernels)
+        return correlate_fft(padded, kernels)
     batch = planes(padded)
     weight = kernels.repeat_interleave(c, dim=0).unsqueeze(1)
     return depthwise(batch, weight).reshape(n, c, height, width)
@@ -340,10 +327,6 @@ def resize(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
     antialiasing [RE: F.interpolate]; 'bicubic_aa' is the antialiased a = -0.5 cubic of MATLAB/PIL."""
     if (height, width) == tuple(x.shape[-2:]):
         return x  # every mode is the identity at the same size (half-pixel centres, cubic(0) = 1)
-    return split_frames(lambda part: resize_frames(part, height, width, mode), x)
-
-
-def resize_frames(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
     if mode == "area":
         return F.adaptive_avg_pool2d(x, (height, width))
     if mode == "bilinear":
@@ -389,6 +372,11 @@ def to_uint8_hwc(x: torch.Tensor) -> np.ndarray:
         scaled = np.empty((x.shape[0], *x.shape[2:], x.shape[1]), np.float32)
         np.multiply(x.permute(0, 2, 3, 1).numpy(), np.float32(255), out=scaled)
         return np.clip(np.rint(scaled, out=scaled), 0, 255, out=scaled).astype(np.uint8)
+    return to_uint8_hwc_torch(x)
+
+
+def to_uint8_hwc_torch(x: torch.Tensor) -> np.ndarray:
+    """`to_uint8_hwc` in PyTorch operations, for any device."""
     return (x * 255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
