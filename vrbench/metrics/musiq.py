@@ -201,15 +201,14 @@ def attention(att: Any, y: Any, query_rows: int | None, check: bool) -> tuple[An
         w = torch.cat([att.query.weight, att.key.weight, att.value.weight])
         qkv = F.linear(y, w, _bias(att.query, att.key, att.value)).reshape(b, n, 3, h, c // h).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
+        largest = qkv[:2].norm(dim=-1).amax(-1) if check else None  # (2, B, heads): one pass for q and k
     else:
         q = F.linear(y[:, :query_rows], att.query.weight, att.query.bias)
         q = q.reshape(b, query_rows, h, c // h).transpose(1, 2)
         kv = F.linear(y, torch.cat([att.key.weight, att.value.weight]), _bias(att.key, att.value))
         k, v = kv.reshape(b, n, 2, h, c // h).permute(2, 0, 3, 1, 4).unbind(0)
-    ok = None
-    if check:
-        bound = q.norm(dim=-1).amax(-1) * k.norm(dim=-1).amax(-1) * att.scale  # (B, heads)
-        ok = (bound <= LOGIT_BOUND).all(-1)
+        largest = torch.stack([q.norm(dim=-1).amax(-1), k.norm(dim=-1).amax(-1)]) if check else None
+    ok = None if largest is None else (largest[0] * largest[1] * att.scale <= LOGIT_BOUND).all(-1)
     o = F.scaled_dot_product_attention(q, k, v, scale=att.scale)
     return F.linear(o.transpose(1, 2).reshape(b, -1, c), att.out.weight, att.out.bias), ok
 
