@@ -141,7 +141,8 @@ def filter_taps(entry: dict) -> np.ndarray:
     subnormal takes the CPU's slow microcode path (OpenCV's filter2D and oneDNN alike): one such blur took a third of
     the RealBasicVSR pipeline's CPU time. Such a tap adds under 2^-126 to an output (inputs lie in [0, 1]), below
     half an ulp of any sum above 2^-100, so it can change an output only where every larger tap sees (near-)black
-    input, and an 8-bit LQ byte almost never; entries without the key (older manifests) keep every tap.
+    input (or, with fused multiply-adds, where a product sits exactly on a rounding tie), and an 8-bit LQ byte almost
+    never; entries without the key (older manifests) keep every tap.
     """
     kernel = kernel_from_params(entry).astype(np.float32)
     mode = entry.get("subnormal_taps", "keep")
