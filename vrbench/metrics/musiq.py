@@ -29,8 +29,8 @@ from vrbench.metrics.learned import PyiqaMetric
 # logit cheaply; frames whose bound exceeds LOGIT_BOUND in some block are scored by pyiqa's own network instead.
 MASKED_LOGIT = -1e3
 LOGIT_BOUND = -MASKED_LOGIT - 200.0
-# Patches a slice on a CPU: 256 keeps each intermediate under 17 MB (2-core CPU, 720p, one thread: 1.13-1.22 s a
-# frame at 128 or 256 patches, 1.35-1.42 s at 512 or more).
+# Patches a slice on a CPU: 256 keeps each intermediate under 17 MB (2-core CPU, one 720p frame, one thread, CPU
+# seconds of `musiq_scores`: 0.95-1.03 at 128 or 256 patches a slice, 1.15-1.21 at 512 or all 1032 at once).
 CPU_PATCHES = 256
 
 
@@ -166,7 +166,7 @@ def patch_features(net: Any, patches: Any, w: dict[str, Any]) -> Any:
 def embed_patches(net: Any, patches: Any) -> Any:
     """Token embeddings (M, C) of (M, 3, P, P) patches. On a CPU in slices of `CPU_PATCHES` patches: the slices'
     intermediates stay small enough (17 MB, not 67 MB at 720p) to be reused by the allocator and to stay in cache
-    (2-core CPU, 720p, one thread: root, bottleneck and embedding 0.71 s in slices of 256, 0.88 s whole)."""
+    (measurements at `CPU_PATCHES`). Other devices take all patches at once."""
     import torch
 
     w = _std_weights(net)
