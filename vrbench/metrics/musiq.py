@@ -146,7 +146,7 @@ def _conv1x1(x: Any, w: Any) -> Any:
 
 def patch_features(net: Any, patches: Any, w: dict[str, Any]) -> Any:
     """pyiqa's ResNet root and bottleneck on (M, 3, P, P) patches with standardised weights `w`, flattened in
-    TensorFlow's (h, w, c) order: (M, (P/4)^2 * 256). All in the contiguous layout, the one pyiqa's group norms
+    (c, h, w) order: (M, 256 * (P/4)^2). All in the contiguous layout, the one pyiqa's group norms
     run in: the CPU's channels-last group norm loses digits where a group's mean is large against its spread
     (torch 2.14, groups of mean 1 and spread 0.01: max error 5e-2 channels-last, 6e-5 contiguous)."""
     import torch
@@ -160,7 +160,7 @@ def patch_features(net: Any, patches: Any, w: dict[str, Any]) -> Any:
     y = torch.relu_(_group_norm(_conv1x1(x, w["conv1"]), blk.gn1))
     y = torch.relu_(_group_norm(F.conv2d(y, w["conv2"], padding=1), blk.gn2))
     y = _group_norm(_conv1x1(y, w["conv3"]), blk.gn3)
-    return torch.relu_(y.add_(identity)).permute(0, 2, 3, 1).reshape(len(y), -1)
+    return torch.relu_(y.add_(identity)).reshape(len(y), -1)
 
 
 def embed_patches(net: Any, patches: Any) -> Any:
@@ -168,13 +168,17 @@ def embed_patches(net: Any, patches: Any) -> Any:
     intermediates stay small enough (17 MB, not 67 MB at 720p) to be reused by the allocator and to stay in cache
     (measurements at `CPU_PATCHES`). Other devices take all patches at once."""
     import torch
+    import torch.nn.functional as F
 
     w = _std_weights(net)
+    # pyiqa flattens the features in TensorFlow's (h, w, c) order; the embedding's columns are put in the (c, h, w)
+    # order of contiguous features instead, once a call, rather than every patch's features transposed.
+    side, channels, emb = patches.shape[-1] // 4, net.block1.conv3.out_channels, net.embedding
+    weight = emb.weight.reshape(-1, side, side, channels).permute(0, 3, 1, 2).reshape(len(emb.weight), -1)
     step = CPU_PATCHES if patches.device.type == "cpu" else len(patches)
-    if len(patches) <= step:
-        return net.embedding(patch_features(net, patches, w))
-    return torch.cat([net.embedding(patch_features(net, patches[i : i + step], w))
-                      for i in range(0, len(patches), step)])
+    parts = [F.linear(patch_features(net, patches[i : i + step], w), weight, emb.bias)
+             for i in range(0, len(patches), step)]
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 def _layer_norm(x: Any, ln: Any) -> Any:
