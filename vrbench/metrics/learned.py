@@ -73,12 +73,11 @@ LAION_HEAD = WeightFile("sac+logos+ava1-l14-linearMSE.pth", PYIQA_HF + "sac%2Blo
                                    ("layers.7.weight", (1, 16))))
 
 
-# On a CPU these networks run faster called frame by frame than on a batch (2-core CPU, 256x256, one batched call
-# vs per-frame calls: MUSIQ 0.68x, DISTS 0.66x; 720p MUSIQ in `vrbench bench metrics`: 0.72x), so there they take
-# one frame at a time, as the per-frame scripts do; LPIPS gains from batching (1.20x) and on a GPU every network
-# takes the chunk as one batch. Values agree to float rounding either way. (NIQE on a CPU is not a network here:
-# `vrbench.metrics.niqe` computes it frame by frame in NumPy/OpenCV.)
-CPU_FRAME_BY_FRAME = frozenset({"musiq", "dists"})
+# On a CPU DISTS's VGG16 runs faster called frame by frame than on a batch (2-core CPU, 256x256, one batched call
+# vs per-frame calls: 0.66x), so there it takes one frame at a time, as the per-frame scripts do; LPIPS gains from
+# batching (1.20x) and on a GPU every network takes the chunk as one batch. Values agree to float rounding either
+# way. (MUSIQ and NIQE have forward passes of their own: `vrbench.metrics.musiq`, `vrbench.metrics.niqe`.)
+CPU_FRAME_BY_FRAME = frozenset({"dists"})
 
 
 def by_frame(fn: Any, x: Any, enabled: bool) -> Any:

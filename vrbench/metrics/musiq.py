@@ -268,3 +268,7 @@ class MusiqMetric(PyiqaMetric):
                 for i in torch.nonzero(~ok).reshape(-1).tolist():
                     mos[i] = net(out[i : i + 1]).reshape(())
             return mos.reshape(-1).double()
+
+    def provenance(self) -> dict[str, Any]:
+        return {**super().provenance(), "implementation": "vrbench forward pass over pyiqa's MUSIQ network "
+                                                          "(padding tokens dropped, fused attention)"}
