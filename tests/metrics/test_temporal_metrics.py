@@ -114,3 +114,6 @@ def test_dover_ids_reuse_a_pass_only_for_the_same_clip_bytes_and_network(monkeyp
     ids["overall"].model = other_net  # same bytes, another network: scored anew
     ids["overall"].finish(changed)
     assert calls[-1] is other_net and len(calls) == 3
+    ids["overall"].start(3)  # a new scoring pass never reads an earlier pass's scores
+    ids["overall"].finish(changed)
+    assert len(calls) == 4
