@@ -61,6 +61,13 @@ def _vmaf_torch(ref: torch.Tensor, dist: torch.Tensor, dtype: torch.dtype):
                 model.compute_motion(ref)[:, 0].double().numpy(), model)
 
 
+def _motion2(motion):
+    """min(SAD to previous, SAD to next); the first frame 0, the last keeps its SAD to the previous (as VmafMetric)."""
+    motion2 = np.minimum(motion, np.roll(motion, -1))
+    motion2[0], motion2[-1] = 0, motion[-1]
+    return motion2
+
+
 @pytest.mark.parametrize("size", ["256x256", "143x177"])
 def test_features_and_scores_equal_vmaf_torch(pairs, size):
     ref, dist = pairs[size]
@@ -70,8 +77,7 @@ def test_features_and_scores_equal_vmaf_torch(pairs, size):
     np.testing.assert_allclose(vif, vif_t, rtol=1e-5)
     np.testing.assert_allclose(motion, motion_t, rtol=1e-5)
     assert motion[0] == 0 and motion[1:].min() > 0.1  # real motion between the frames
-    motion2 = np.minimum(motion, np.roll(motion, -1))
-    motion2[0], motion2[-1] = 0, motion[-1]
+    motion2 = _motion2(motion)
     features = torch.from_numpy(np.concatenate([adm[:, None], motion2[:, None], vif], axis=1))
     with torch.inference_mode():
         ours = copy.deepcopy(model.svm).double()(features).reshape(-1).numpy()  # float64 SVM, as VmafMetric
@@ -89,8 +95,7 @@ def test_features_equal_vmaf_torch_in_float64(pairs, size):
     np.testing.assert_allclose(vif, vif_t, rtol=1e-6)
     np.testing.assert_allclose(adm, adm_t, rtol=1e-6)
     np.testing.assert_allclose(motion, motion_t, rtol=1e-6)
-    motion2 = np.minimum(motion, np.roll(motion, -1))
-    motion2[0], motion2[-1] = 0, motion[-1]
+    motion2 = _motion2(motion)
     with torch.inference_mode():
         ours = model.predict(*(torch.from_numpy(x) for x in (adm[:, None], motion2[:, None], vif))).reshape(-1)
         np.testing.assert_allclose(ours.numpy(), model(ref.double(), dist.double()).reshape(-1).numpy(), atol=1e-4)
