@@ -68,14 +68,19 @@ def _motion2(motion):
     return motion2
 
 
+def _features_match(pair, dtype, rtol):
+    """Our ADM, VIF and motion features against vmaf-torch's in `dtype`, each within `rtol`."""
+    ref, dist = pair
+    adm, vif, motion = _ours(ref, dist)
+    adm_t, vif_t, motion_t, model = _vmaf_torch(ref, dist, dtype)
+    for name, a, b in (("adm", adm, adm_t), ("vif", vif, vif_t), ("motion", motion, motion_t)):
+        np.testing.assert_allclose(a, b, rtol=rtol, err_msg=name)
+    return ref, dist, adm, vif, motion, model
+
+
 @pytest.mark.parametrize("size", ["256x256", "143x177"])
 def test_features_and_scores_equal_vmaf_torch(pairs, size):
-    ref, dist = pairs[size]
-    adm, vif, motion = _ours(ref, dist)
-    adm_t, vif_t, motion_t, model = _vmaf_torch(ref, dist, torch.float32)
-    np.testing.assert_allclose(adm, adm_t, rtol=1e-5)
-    np.testing.assert_allclose(vif, vif_t, rtol=1e-5)
-    np.testing.assert_allclose(motion, motion_t, rtol=1e-5)
+    ref, dist, adm, vif, motion, model = _features_match(pairs[size], torch.float32, 1e-5)
     assert motion[0] == 0 and motion[1:].min() > 0.1  # real motion between the frames
     motion2 = _motion2(motion)
     features = torch.from_numpy(np.concatenate([adm[:, None], motion2[:, None], vif], axis=1))
@@ -89,12 +94,7 @@ def test_features_and_scores_equal_vmaf_torch(pairs, size):
 @pytest.mark.parametrize("size", ["256x256", "143x177"])
 def test_features_equal_vmaf_torch_in_float64(pairs, size):
     """vmaf-torch in float64 has no float32 rounding: ours matches it to 1e-6, the score to 1e-4."""
-    ref, dist = pairs[size]
-    adm, vif, motion = _ours(ref, dist)
-    adm_t, vif_t, motion_t, model = _vmaf_torch(ref, dist, torch.float64)
-    np.testing.assert_allclose(vif, vif_t, rtol=1e-6)
-    np.testing.assert_allclose(adm, adm_t, rtol=1e-6)
-    np.testing.assert_allclose(motion, motion_t, rtol=1e-6)
+    ref, dist, adm, vif, motion, model = _features_match(pairs[size], torch.float64, 1e-6)
     motion2 = _motion2(motion)
     with torch.inference_mode():
         ours = model.predict(*(torch.from_numpy(x) for x in (adm[:, None], motion2[:, None], vif))).reshape(-1)
