@@ -197,3 +197,19 @@ def test_rgb_luma_on_cpu_is_the_float64_bt601_luma_rounded_to_float32(clips):
     luma, source = pick_luma(rgb, None)
     assert source == RGB_Y and luma.dtype == torch.float32 and luma.shape == (len(gt), 1, *gt.shape[1:3])
     assert torch.equal(luma, luma_bt601(rgb.double()).float())
+
+
+@pytest.mark.parametrize("features", ["opencv", "torch"])
+def test_frames_too_small_for_vmaf_are_one_clear_error_on_both_paths(features):
+    """vmaf-torch fails deep inside below 17 pixels a side; the CPU features would return a number: both refuse."""
+    from vrbench.errors import InputError
+
+    metric = build_metrics(["vmaf"], "cpu").ready["vmaf"]
+    metric.features = features
+    rng = np.random.default_rng(0)
+    small, ok = (rng.integers(0, 256, (2, h, w, 3), dtype=np.uint8) for h, w in ((16, 40), (17, 17)))
+    with pytest.raises(InputError, match=r"at least 17x17.*40x16"):
+        evaluate_clip({"m": Video.from_array(small)}, Video.from_array(small), {"vmaf": metric}, "cpu", 4)
+    value = evaluate_clip({"m": Video.from_array(ok)}, Video.from_array(ok[::-1].copy()), {"vmaf": metric}, "cpu",
+                          4).values["m"]["vmaf"][0]
+    assert 0 <= value <= 100

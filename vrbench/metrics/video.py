@@ -41,12 +41,13 @@ from typing import Any
 
 import numpy as np
 
-from vrbench.errors import MetricUnavailable
+from vrbench.errors import InputError, MetricUnavailable
 from vrbench.metrics.base import MetricCard, StreamMetric, check_ready
 from vrbench.metrics.learned import CLIP_RN50
 from vrbench.registry import METRICS
 
 CODED_Y = "coded Y plane"
+VMAF_MIN_SIDE = 17  # vmaf-torch 1.1: VIF at scale 3 reflect-pads a frame downsampled 8x, which needs >= 17 pixels
 RGB_Y = "BT.601 luma of RGB"
 
 
@@ -134,6 +135,9 @@ class VmafMetric(StreamMetric):
     def update(self, state: _VmafState, out, gt, index: int, luma: tuple[Any, Any] = (None, None)) -> None:
         import torch
 
+        if min(out.shape[-2:]) < VMAF_MIN_SIDE:  # the same refusal on every device (vmaf-torch fails deep inside)
+            raise InputError(f"VMAF needs frames of at least {VMAF_MIN_SIDE}x{VMAF_MIN_SIDE} pixels (VIF's reflect "
+                             "padding at its coarsest scale)", found=f"{out.shape[-1]}x{out.shape[-2]}")
         dist, out_src = pick_luma(out, luma[0])
         ref = self._gt_chunk(gt, luma[1], index)
         state.sources = (out_src, ref.source)
