@@ -38,6 +38,8 @@ def test_crop_policy_scores_the_common_area_and_records_it(tmp_path, bbb_frames)
         (alignment,) = store.alignments("crop")
     assert np.isinf(value)  # the common area of an exact crop of the GT is identical
     assert alignment["policy"] == "crop" and alignment["warnings"]
+    # the CLI summary lists it beside the lossy-output warnings: a cropped score is never silent
+    assert [w["warning"] for w in crop.warnings] == alignment["warnings"] and crop.warnings[0]["clip"] == "clip"
 
 
 def test_shift_search_recovers_a_known_offset(tmp_path, bbb_frames):

@@ -305,6 +305,9 @@ class Runner:
                                           "warning": w} for w in json.loads(run.fields.get("warnings") or "[]"))
         for record in outcome.alignments:
             self.store.put_alignment(record.key.as_dict(), record.alignment)
+            self.summary.warnings.extend({"dataset": record.key.dataset, "clip": record.key.clip,
+                                          "method": record.key.method, "warning": w}
+                                         for w in record.alignment.get("warnings", []))
         self.summary.computed += self._put_by_unit(outcome.rows)
         for key in outcome.done:
             self.store.clear_failure(key.run, key.dataset, key.clip, key.method)
