@@ -90,10 +90,10 @@ def test_dover_anchor_calls_the_network_once_per_clip_for_every_dover_id(monkeyp
 
     calls = []
     monkeypatch.setattr("vrbench.metrics.dover.dover_scores",
-                        lambda model, frames, seed=0: calls.append(frames.shape) or
+                        lambda model, frames, seed=0, fused=True: calls.append((frames.shape, fused)) or
                         {"tech100": 50.0, "overall": 0.5, "aes100": 40.0})
     clip = np.zeros((2, 8, 8, 3), np.uint8)
     shared: dict = {}
     got = [_clip_anchor(n, type("M", (), {"key": k, "model": None})(), clip, clip, "cpu", shared)[0]
            for n, k in (("dover-tech100", "tech100"), ("dover-overall", "overall"), ("dover-aes", "aes100"))]
-    assert got == [50.0, 0.5, 40.0] and calls == [(2, 3, 8, 8)]
+    assert got == [50.0, 0.5, 40.0] and calls == [((2, 3, 8, 8), False)]  # the authors' op-by-op attention

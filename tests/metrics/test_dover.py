@@ -189,3 +189,25 @@ def test_scores_are_seeded(noise_clip):
     assert first == {**first, **fuse_dover(first["technical_raw"], first["aesthetic_raw"])}
     assert dover_scores(model, frames, seed=1)["technical_raw"] != first["technical_raw"]
     assert not model.training
+
+
+def test_fused_attention_equals_the_authors_operations(noise_clip):
+    """The engine's fused attention (scaled_dot_product_attention, GRPB as lerp, cached window tables) against the
+    authors' op-by-op formulation, with shifted windows and GRPB in every stage but the last; the cached tables
+    are those the literal path builds."""
+    from vrbench.metrics.dover import _window_tables, fragment_gate, shift_mask
+
+    torch.manual_seed(0)
+    model = build_dover(**{**TINY, "depths": (2, 2, 2, 2)})
+    for p in model.parameters():  # larger biases than the init's, so a wrong bias or mask would show
+        p.data.add_(torch.randn_like(p) * 0.05)
+    frames = noise_clip[:40].float() / 255.0
+    literal = dover_scores(model, frames, seed=0, fused=False)
+    fused = dover_scores(model, frames, seed=0)
+    for key in ("technical_raw", "aesthetic_raw"):
+        assert fused[key] == pytest.approx(literal[key], abs=1e-6)
+    assert all(m.fused for m in model.modules() if hasattr(m, "fused"))  # the mode is restored after the call
+    gate, mask = _window_tables((16, 56, 56), (8, 7, 7), (4, 3, 3), torch.device("cpu"))
+    assert torch.equal(gate.float(), fragment_gate((16, 56, 56), (8, 7, 7), (4, 3, 3)))
+    assert torch.equal(mask, shift_mask((16, 56, 56), (8, 7, 7), (4, 3, 3)))
+    assert gate.dtype == torch.uint8  # small integer distances (0..12 with the shift): stored exactly

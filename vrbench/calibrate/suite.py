@@ -56,7 +56,9 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
         1e-6, why="the same libvmaf on the same Y planes; the JSON log prints 6 decimals"),
     ("dover", "DOVER authors' code"): Tolerance(
         1e-6, why="float32 Swin-3D/ConvNeXt-3D on the CPU; the authors' views are non-contiguous tensors, which "
-                  "changes the summation order (5.9e-8 measured); other CPUs pick other SIMD kernels"),
+                  "changes the summation order (5.9e-8 measured); with the fused window attention (scaled_dot_"
+                  "product_attention) the technical score is 3.5e-9 from the authors' on bikes (3.6e-10 op by op); "
+                  "other CPUs pick other SIMD kernels"),
 }
 
 

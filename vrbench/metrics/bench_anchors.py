@@ -9,7 +9,8 @@ paper's evaluation script runs for each metric, written here from the published 
   scripts do; with the same weights the engine loaded, so values must agree.
 - `vmaf`: vmaf-torch's `VMAF` called once per clip on the whole clip's luma.
 - DOVER ids: the authors' per-clip call (view sampling and both branches on the clip's frames) through our
-  strict-loading re-implementation, which equals the official code (tests/metrics/test_dover.py).
+  strict-loading re-implementation, which equals the official code (tests/metrics/test_dover.py), with the window
+  attention run op by op as the authors' code does (`fused=False`; the engine uses PyTorch's fused attention).
 """
 
 from __future__ import annotations
@@ -183,5 +184,5 @@ def _clip_anchor(name: str, metric: Any, out: np.ndarray, gt: np.ndarray, device
     dover = {} if dover is None else dover
     if not dover:
         frames = torch.from_numpy(np.ascontiguousarray(out)).permute(0, 3, 1, 2)
-        dover.update(dover_scores(metric.model, frames, seed=0))
+        dover.update(dover_scores(metric.model, frames, seed=0, fused=False))  # the authors' operations
     return np.asarray([dover[metric.key]])

@@ -15,6 +15,7 @@ sampling live in :mod:`vrbench.metrics.dover_views`.
 
 from __future__ import annotations
 
+import functools
 import math
 import pickle
 from collections.abc import Mapping
@@ -95,8 +96,23 @@ def shift_mask(padded: tuple[int, int, int], win: tuple[int, ...], shift: tuple[
     return torch.where(diff != 0, -100.0, 0.0)
 
 
+@functools.lru_cache(maxsize=8)
+def _window_tables(padded: tuple[int, ...], win: tuple[int, ...], shift: tuple[int, ...],
+                   device: torch.device) -> tuple[Tensor, Tensor | None]:
+    """A stage's GRPB gate (uint8: small integer distances) and shift mask, kept across clips on the fused path
+    (DOVER's views have fixed sizes, so a handful of entries); the literal path builds them on every call, as the
+    authors' code does."""
+    mask = shift_mask(padded, win, shift, device) if any(shift) else None
+    return fragment_gate(padded, win, shift, device).to(torch.uint8), mask
+
+
 class WindowAttention3D(nn.Module):
-    """Window self-attention with relative position bias and, in stages 0-2, the fragment bias of GRPB."""
+    """Window self-attention with relative position bias and, in stages 0-2, the fragment bias of GRPB.
+
+    ``fused`` (the default) computes the attention with ``scaled_dot_product_attention``; ``False`` runs the authors'
+    operations one by one (logits, bias and mask additions, softmax), as the bench's anchor does."""
+
+    fused = True
 
     def __init__(self, dim: int, heads: int, frag_bias: bool) -> None:
         super().__init__()
@@ -118,18 +134,38 @@ class WindowAttention3D(nn.Module):
     def forward(self, x: Tensor, gate: Tensor, mask: Tensor | None) -> Tensor:
         bw, n, c = x.shape
         q, k, v = self.qkv(x).reshape(bw, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
-        attn = (q * self.scale) @ k.transpose(-2, -1)
+        windows = gate.shape[0]
+        if self.fused:
+            return self.proj(self._fused(q, k, v, gate, mask).transpose(1, 2).reshape(bw, n, c))
         bias = self._bias(self.relative_position_bias_table, n)[None]  # 1, heads, N, N
         if hasattr(self, "fragment_position_bias_table"):
             # Literal GRPB: rpb * gate + fpb * (1 - gate); for gate = 2 this is 2 rpb - fpb (DOVER code behaviour).
-            g = gate[:, None]
+            g = gate[:, None].to(bias.dtype)
             bias = bias * g + self._bias(self.fragment_position_bias_table, n)[None] * (1 - g)
-        windows = gate.shape[0]
+        attn = (q * self.scale) @ k.transpose(-2, -1)
         attn = attn.view(bw // windows, windows, self.heads, n, n) + bias[None]
         if mask is not None:
             attn = attn + mask[None, :, None]
         attn = attn.view(-1, self.heads, n, n).softmax(-1)
         return self.proj((attn @ v).transpose(1, 2).reshape(bw, n, c))
+
+    def _fused(self, q: Tensor, k: Tensor, v: Tensor, gate: Tensor, mask: Tensor | None) -> Tensor:
+        """softmax(q k^T scale + bias + mask) v by `scaled_dot_product_attention`, one clip's windows a call: the
+        (windows, heads, N, N) bias is added inside the kernel, block by block, instead of materialising every
+        clip's logits (3 x 128 windows x 3 heads x 392^2 floats in stage 0). GRPB's rpb g + fpb (1 - g) is
+        ``lerp(fpb, rpb, g)``: the same value for g = 0 and 1, one more rounding for larger g (up to 12 in
+        shifted windows)."""
+        windows, n = gate.shape[0], q.shape[2]
+        bias = self._bias(self.relative_position_bias_table, n).contiguous()[None]  # 1, heads, N, N
+        if hasattr(self, "fragment_position_bias_table"):
+            fpb = self._bias(self.fragment_position_bias_table, n).contiguous()[None]
+            bias = torch.lerp(fpb, bias, gate[:, None].to(bias.dtype))
+        if mask is not None:
+            bias = bias + mask[:, None]
+        bias = bias.to(q.dtype)
+        return torch.cat([F.scaled_dot_product_attention(q[i : i + windows], k[i : i + windows], v[i : i + windows],
+                                                         attn_mask=bias, scale=self.scale)
+                          for i in range(0, q.shape[0], windows)])
 
 
 class Mlp(nn.Module):
@@ -158,8 +194,8 @@ class SwinBlock3D(nn.Module):
         padded = tuple(y.shape[1:4])
         key = (padded, win, shift)
         if key not in cache:
-            mask = shift_mask(padded, win, shift, x.device) if any(shift) else None
-            cache[key] = (fragment_gate(padded, win, shift, x.device).to(x.dtype), mask)
+            tables = _window_tables if self.attn.fused else _window_tables.__wrapped__
+            cache[key] = tables(padded, win, shift, x.device)
         gate, mask = cache[key]
         if any(shift):
             y = torch.roll(y, shifts=tuple(-s for s in shift), dims=(1, 2, 3))
@@ -372,22 +408,30 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
-def dover_scores(model: DOVER, frames: Tensor, seed: int = 0, *, antialias: bool = True) -> dict[str, float]:
+def dover_scores(model: DOVER, frames: Tensor, seed: int = 0, *, antialias: bool = True,
+                 fused: bool = True) -> dict[str, float]:
     """Score one clip ``(T, 3, H, W)`` (float in [0, 1] or uint8): raw branch means plus the rescaled scores.
 
     Returns ``technical_raw``, ``aesthetic_raw`` (mean head output over every position and clip, as the official
     scripts average them), ``tech100``, ``aes100`` and ``overall`` (see :func:`fuse_dover`). Views are sampled with
-    ``seed`` (see :func:`vrbench.metrics.dover_views.dover_views`), so the score is deterministic.
+    ``seed`` (see :func:`vrbench.metrics.dover_views.dover_views`), so the score is deterministic. ``fused=False``
+    runs the window attention as the authors' code does, op by op (see :class:`WindowAttention3D`).
     """
     views = dover_views(frames, seed, antialias=antialias)
     param = next(model.parameters())
     was_training = model.training
+    attention = [m for m in model.modules() if isinstance(m, WindowAttention3D)]
+    modes = [m.fused for m in attention]
     model.eval()
     try:
+        for m in attention:
+            m.fused = fused
         with torch.inference_mode():
             tech_map, aes_map = model(views["technical"].to(param.device, param.dtype),
                                       views["aesthetic"].to(param.device, param.dtype))
     finally:
         model.train(was_training)
+        for m, mode in zip(attention, modes, strict=True):
+            m.fused = mode
     raw = {"technical_raw": tech_map.double().mean().item(), "aesthetic_raw": aes_map.double().mean().item()}
     return {**raw, **fuse_dover(raw["technical_raw"], raw["aesthetic_raw"])}
