@@ -204,3 +204,16 @@ def test_frame_by_frame_on_cpu_joins_tensors_and_feature_levels_like_one_batched
     assert torch.equal(by_frame(lambda t: t.sum((1, 2, 3)), x, enabled=False), x.sum((1, 2, 3)))
     by_frame(net, x, enabled=False)
     assert calls == [3]  # disabled: one batched call
+
+
+def test_cpu_batches_go_channels_last_and_other_layouts_are_kept():
+    import torch
+
+    from vrbench.metrics.learned import cpu_channels_last
+
+    x = torch.rand(2, 3, 8, 10)
+    y = cpu_channels_last(x)
+    assert y.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(x, y)
+    v = torch.rand(3, 8, 10)
+    assert cpu_channels_last(v) is v  # not a batch of frames

@@ -93,6 +93,18 @@ def by_frame(fn: Any, x: Any, enabled: bool) -> Any:
     return [torch.cat(level) for level in zip(*parts, strict=True)]
 
 
+def cpu_channels_last(x: Any) -> Any:
+    """On a CPU, a (N, C, H, W) batch in channels-last memory: oneDNN then runs every convolution of the trunk
+    without reordering its input and output (VGG16 at 1280x720: 2.3 s against 3.0 s a frame on 2 cores), and
+    the features come out channels-last. Other devices keep the layout they get. The values move by float32
+    rounding only (another summation order inside the convolutions)."""
+    import torch
+
+    if x.device.type != "cpu" or x.ndim != 4:
+        return x
+    return x.contiguous(memory_format=torch.channels_last)
+
+
 class PyiqaMetric(Metric):
     """A pyiqa metric built lazily on first use, after its weight files have been found."""
 
@@ -163,7 +175,7 @@ class LpipsMetric(PyiqaMetric):
     def _features(self, x):
         net = self.model.net
         return [f / (f.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
-                for f in net.net.forward(net.scaling_layer(2 * x - 1))]
+                for f in net.net.forward(net.scaling_layer(cpu_channels_last(2 * x - 1)))]
 
     def reference(self, gt):
         import torch
@@ -191,7 +203,7 @@ class DistsMetric(PyiqaMetric):
         import torch
 
         with torch.inference_mode():
-            feats = by_frame(self.model.net.forward_once, gt, "dists" in CPU_FRAME_BY_FRAME)
+            feats = by_frame(self.model.net.forward_once, cpu_channels_last(gt), "dists" in CPU_FRAME_BY_FRAME)
             means = [f.mean([2, 3], keepdim=True) for f in feats]
             return feats, means, [((f - m) ** 2).mean([2, 3], keepdim=True) for f, m in zip(feats, means, strict=True)]
 
@@ -201,7 +213,7 @@ class DistsMetric(PyiqaMetric):
         net = self.model.net
         with torch.inference_mode():
             y_feats, y_means, y_vars = self.reference(gt) if ref is None else ref
-            x_feats = by_frame(net.forward_once, out, "dists" in CPU_FRAME_BY_FRAME)
+            x_feats = by_frame(net.forward_once, cpu_channels_last(out), "dists" in CPU_FRAME_BY_FRAME)
             w_sum = net.alpha.sum() + net.beta.sum()
             alpha = torch.split(net.alpha / w_sum, net.chns, dim=1)
             beta = torch.split(net.beta / w_sum, net.chns, dim=1)
