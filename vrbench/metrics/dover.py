@@ -426,9 +426,11 @@ def dover_scores(model: DOVER, frames: Tensor, seed: int = 0, *, antialias: bool
     try:
         for m in attention:
             m.fused = fused
+        aesthetic = views["aesthetic"].to(param.device, param.dtype)
+        if fused and aesthetic.device.type == "cpu":  # ConvNeXt's blocks work channels-last: no copies between them
+            aesthetic = aesthetic.contiguous(memory_format=torch.channels_last_3d)
         with torch.inference_mode():
-            tech_map, aes_map = model(views["technical"].to(param.device, param.dtype),
-                                      views["aesthetic"].to(param.device, param.dtype))
+            tech_map, aes_map = model(views["technical"].to(param.device, param.dtype), aesthetic)
     finally:
         model.train(was_training)
         for m, mode in zip(attention, modes, strict=True):
