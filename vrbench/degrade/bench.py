@@ -96,6 +96,7 @@ def bench_degrade(gt: np.ndarray, *, preset: str, seed: int = 0, clip_id: str = 
     from vrbench.degrade.input import prepare_gt
     from vrbench.degrade.libclock import library_seconds
     from vrbench.degrade.ops import sample_stages
+    from vrbench.degrade.ops_cpu import warm_up
     from vrbench.degrade.pipeline import default_device, run_stages
     from vrbench.degrade.presets import load_preset
     from vrbench.degrade.reference import run_reference
@@ -107,6 +108,7 @@ def bench_degrade(gt: np.ndarray, *, preset: str, seed: int = 0, clip_id: str = 
     times: dict[str, list[float]] = {"ours": [], "reference": []}
     library: list[float] = []
     with thread_limit(threads):
+        warm_up()  # the compiled CPU kernels: compiled (first run on a machine) or loaded from numba's cache
         run_stages(frames[:1], warmup, device)
         run_reference(frames[:1], warmup)
         for _ in range(max(repeats, 1)):

@@ -114,12 +114,9 @@ def apply_resize(groups: Groups, stage: dict) -> Groups:
 
 def apply_video(groups: Groups, stage: dict) -> Groups:
     """Compress the frames given as one clip (all one size; the sampler adds an aligning resize before)."""
-    import torch
-
     from vrbench.degrade import ops_torch as ops
     from vrbench.degrade.codec import codec_arguments, compress_video
     from vrbench.errors import InputError
-    from vrbench.metrics.engine import to_tensor
 
     ids = sorted(i for group_ids, _ in groups for i in group_ids)
     frames = gather(groups, ids)
@@ -127,5 +124,5 @@ def apply_video(groups: Groups, stage: dict) -> Groups:
     if len(sizes) != 1:
         raise InputError("video compression needs frames of one size", expected="one size", found=sorted(sizes),
                          hint="manifest stages must resize frames to frame 0's size before a video stage")
-    decoded = compress_video(ops.to_uint8_hwc(torch.stack(frames)), *codec_arguments(stage))
-    return [(ids, to_tensor(decoded, frames[0].device))]
+    decoded = compress_video(ops.to_uint8_hwc(frames), *codec_arguments(stage))
+    return [(ids, ops.from_uint8(list(decoded), frames[0].device))]

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from vrbench.degrade import noise as noise_fields
+from vrbench.degrade import ops_cpu
 from vrbench.degrade.jpeg import jpeg_roundtrip
 from vrbench.degrade.kernels import filter_taps, gaussian_kernel_1d, pad_kernel
 from vrbench.metrics.engine import to_tensor  # the one uint8 -> float conversion
@@ -55,6 +56,11 @@ def frame_map(fn, items) -> list:
     if min(threads, len(items)) <= 1:
         return [fn(item) for item in items]
     return list(frame_pool(threads).map(fn, items))
+
+
+def spread_threads() -> int:
+    """The frame threads while frames are spread (`spread_frames`) in this thread; 0 otherwise."""
+    return _SPREAD.get()
 
 
 @contextlib.contextmanager
@@ -140,6 +146,8 @@ def correlate(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     """
     n, c, height, width = x.shape
     k = kernels.shape[-1]
+    if k < FFT_MIN_KERNEL and (direct := ops_cpu.correlate(x, kernels)) is not None:
+        return direct  # compiled on the CPU: the same values
     # contiguous first: padding a channels-last batch (frames from the codec) is several times slower, and a lone
     # channels-last frame would reach the FFT strided and round differently than it does inside a batch
     padded = pad_reflect(x.contiguous(), k // 2, k // 2)  # padding a channels-last batch is several times slower
@@ -220,7 +228,7 @@ def pad_reflect_planes(z: torch.Tensor, pad: int) -> torch.Tensor:
     channels-last array (PyTorch pads this layout through slow copies): the same values."""
     a = pixels(z)
     height, width = z.shape[-2:]
-    if a is None or pad >= min(height, width):
+    if a is None or pad >= min(height, width) - 1:  # at pad = side - 1 the mirrored slice below would end at -1
         return pad_reflect(z, pad, pad).contiguous(memory_format=torch.channels_last)
     out = np.empty((height + 2 * pad, width + 2 * pad, a.shape[2]), a.dtype)
     out[pad : pad + height, pad : pad + width] = a
@@ -253,7 +261,10 @@ def unsharp_mask(x: torch.Tensor, stage: dict) -> torch.Tensor:
     The arithmetic is the reference's, operation for operation (so the floats match), done in place on the planes
     layout: every fresh full-size tensor costs page faults on the CPU.
     """
-    taps = torch.from_numpy(gaussian_kernel_1d(stage["size"], stage["sigma"])).to(x.device, torch.float32)
+    taps32 = gaussian_kernel_1d(stage["size"], stage["sigma"]).astype(np.float32)
+    if (sharpened := ops_cpu.unsharp_mask(x, taps32, stage["weight"], stage["threshold"])) is not None:
+        return sharpened  # compiled on the CPU: the same values
+    taps = torch.from_numpy(taps32).to(x.device)
     z = planes(x)
     residual = torch.sub(z, correlate_separable(z, taps))
     mask = residual.abs().mul_(255).gt_(stage["threshold"])  # 1.0 / 0.0 in the float dtype
@@ -327,6 +338,10 @@ def resize(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
     antialiasing [RE: F.interpolate]; 'bicubic_aa' is the antialiased a = -0.5 cubic of MATLAB/PIL."""
     if (height, width) == tuple(x.shape[-2:]):
         return x  # every mode is the identity at the same size (half-pixel centres, cubic(0) = 1)
+    if mode in ("area", "bilinear"):  # compiled on the CPU: the same values
+        compiled = (ops_cpu.resize_area if mode == "area" else ops_cpu.resize_linear)(x, height, width)
+        if compiled is not None:
+            return compiled
     if mode == "area":
         return F.adaptive_avg_pool2d(x, (height, width))
     if mode == "bilinear":
@@ -366,8 +381,14 @@ def add_noise(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
     return torch.stack(frame_map(lambda i: noise[entries[i]["kind"]](x[i], entries[i]), range(len(entries))))
 
 
-def to_uint8_hwc(x: torch.Tensor) -> np.ndarray:
-    """(N, 3, H, W) float -> (N, H, W, 3) uint8, rounded (half to even) then clipped."""
+def to_uint8_hwc(x: torch.Tensor | list[torch.Tensor]) -> np.ndarray:
+    """(N, 3, H, W) float (a batch or a list of (3, H, W) frames) -> (N, H, W, 3) uint8, rounded (half to even)
+    then clipped."""
+    if isinstance(x, list):
+        compiled = ops_cpu.to_uint8(x)
+        return compiled if compiled is not None else to_uint8_hwc(torch.stack(x))
+    if (compiled := ops_cpu.to_uint8(list(x))) is not None:
+        return compiled
     if x.device.type == "cpu":  # the same operations in NumPy, written straight into (N, H, W, 3) memory
         scaled = np.empty((x.shape[0], *x.shape[2:], x.shape[1]), np.float32)
         np.multiply(x.permute(0, 2, 3, 1).numpy(), np.float32(255), out=scaled)
@@ -380,11 +401,22 @@ def to_uint8_hwc_torch(x: torch.Tensor) -> np.ndarray:
     return (x * 255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
+def from_uint8(frames: list[np.ndarray], device: torch.device) -> torch.Tensor:
+    """uint8 (H, W, 3) frames of one size -> float32 (N, 3, H, W) in [0, 1]: `to_tensor`'s values (x / 255 in
+    float32), on the CPU written frame by frame into one (N, H, W, 3) array instead of through a stacked copy."""
+    if device.type != "cpu":
+        return to_tensor(np.stack(frames), device)
+    out = np.empty((len(frames), *frames[0].shape), np.float32)
+    for frame, dst in zip(frames, out, strict=True):
+        np.divide(frame, np.float32(255), out=dst)
+    return torch.from_numpy(out).permute(0, 3, 1, 2)
+
+
 def jpeg(x: torch.Tensor, entries: list[dict]) -> torch.Tensor:
     """libjpeg round trip frame by frame (over the frame threads), see jpeg.py."""
     decoded = frame_map(lambda i: jpeg_roundtrip(to_uint8_hwc(x[i : i + 1])[0], entries[i]["quality"]),
                         range(len(entries)))
-    return to_tensor(np.stack(decoded), x.device)
+    return from_uint8(decoded, x.device)
 
 
 def quantize(x: torch.Tensor) -> torch.Tensor:

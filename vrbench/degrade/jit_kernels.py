@@ -1,0 +1,176 @@
+"""numba kernels behind `ops_cpu.py`: the linear and area resizes, the direct correlation and USM, on float32 rows.
+
+Frames arrive as rows (A, H, L) with L = W * B: NCHW frames as A = N * C planes (B = 1), frames in (N, H, W, C)
+memory as A = N frames of B = C interleaved channels. Every loop over a row's L values is a plain elementwise loop
+that LLVM vectorises; no fast-math flags are set, so each product, sum and fused multiply-add rounds once, exactly
+as written. Inner loops index slices from 0 (an index like `offset + j` makes numba check for negative indices,
+which stops the vectorisation: 4x slower). Importing this module needs numba; kernels compile on first use and are
+cached on disk.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+JIT = {"cache": True, "nogil": True}  # compiled once per machine; released GIL: frame threads run kernels at once
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """a * b + c rounded once to float32 (llvm.fma; a libm call where the CPU has no FMA unit)."""
+    sig = types.float32(types.float32, types.float32, types.float32)
+
+    def codegen(context, builder, signature, args):
+        f32 = ir.FloatType()
+        fn = builder.module.declare_intrinsic("llvm.fma", [f32], ir.FunctionType(f32, [f32, f32, f32]))
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
+@njit(**JIT)
+def linear_rows(x, out, ri0, ri1, rw0, rw1, ci0, ci1, cw0, cw1):
+    """out (A, Ho, Lo) = x[i0] w0 + x[i1] w1 along rows, then along the row values; an empty index array skips its
+    pass (the size is unchanged). Column indices and weights are given per output value (expanded over B)."""
+    row = np.empty(x.shape[2], np.float32)
+    for a in range(x.shape[0]):
+        for o in range(out.shape[1]):
+            if ri0.size:
+                p, q, u, v = x[a, ri0[o]], x[a, ri1[o]], rw0[o], rw1[o]
+                for j in range(row.size):
+                    row[j] = p[j] * u + q[j] * v
+                src = row
+            else:
+                src = x[a, o]
+            dst = out[a, o]
+            if ci0.size:
+                for j in range(dst.size):
+                    dst[j] = src[ci0[j]] * cw0[j] + src[ci1[j]] * cw1[j]
+            else:
+                dst[:] = src
+
+
+@njit(**JIT)
+def area_rows(x, out, channels, h0, h1, w0, w1, kh, kw):
+    """Adaptive average pooling: output (o, q) sums the window rows h0[o]:h1[o], columns w0[q]:w1[q] in (row,
+    column) order from 0, then is divided by kh[o] and then by kw[q] (float32)."""
+    acc = np.empty(out.shape[2], np.float32)
+    for a in range(x.shape[0]):
+        for o in range(out.shape[1]):
+            acc[:] = 0
+            for ih in range(h0[o], h1[o]):
+                src = x[a, ih]
+                for q in range(w0.size):
+                    for iw in range(w0[q], w1[q]):
+                        for b in range(channels):
+                            acc[q * channels + b] += src[iw * channels + b]
+            dst = out[a, o]
+            for j in range(dst.size):
+                dst[j] = acc[j] / kh[o] / kw[j]
+
+
+@njit(**JIT)
+def pad_row(src, cols, channels, padded):
+    """padded[t * B + b] = src[cols[t] * B + b]: one row reflect-padded through its column indices."""
+    for t in range(cols.size):
+        for b in range(channels):
+            padded[t * channels + b] = src[cols[t] * channels + b]
+
+
+@njit(**JIT)
+def correlate_rows(x, out, which, kernels, channels, rows, cols):
+    """Row a of x correlated with kernels[which[a]] (k x k), reflect padding through the index arrays `rows` (H +
+    k - 1) and `cols` (W + k - 1): per output, a fused multiply-add per non-zero tap in row-major tap order from 0."""
+    k = kernels.shape[1]
+    height, length = x.shape[1], x.shape[2]
+    padded = np.empty((height + k - 1, cols.size * channels), np.float32)
+    acc = np.empty(length, np.float32)
+    for a in range(x.shape[0]):
+        kernel = kernels[which[a]]
+        for i in range(height + k - 1):
+            pad_row(x[a, rows[i]], cols, channels, padded[i])
+        for i in range(height):
+            acc[:] = 0
+            for ti in range(k):
+                line = padded[i + ti]
+                for tj in range(k):
+                    w = kernel[ti, tj]
+                    if w != 0:
+                        tap_values = line[tj * channels : tj * channels + length]
+                        for j in range(length):
+                            acc[j] = fma(tap_values[j], w, acc[j])
+            out[a, i] = acc
+
+
+@njit(**JIT)
+def separable(plane, taps, channels, rows, cols, padded, tmp, out):
+    """Correlate one (H, L) plane with taps x taps: along rows into tmp, then along columns into out, a fused
+    multiply-add per non-zero tap in tap order from 0 (reflect padding through `rows` and `cols`)."""
+    length = plane.shape[1]
+    for i in range(plane.shape[0]):
+        pad_row(plane[i], cols, channels, padded)
+        acc = tmp[i]
+        acc[:] = 0
+        for t in range(taps.size):
+            w, tap_values = taps[t], padded[t * channels : t * channels + length]
+            if w != 0:
+                for j in range(length):
+                    acc[j] = fma(tap_values[j], w, acc[j])
+    for i in range(plane.shape[0]):
+        acc = out[i]
+        acc[:] = 0
+        for t in range(taps.size):
+            w, line = taps[t], tmp[rows[i + t]]
+            if w != 0:
+                for j in range(length):
+                    acc[j] = fma(line[j], w, acc[j])
+
+
+@njit(**JIT)
+def usm_rows(x, out, channels, taps, weight, threshold, rows, cols):
+    """USM of every row a of x (see ops_torch.unsharp_mask for the arithmetic, done here operation for operation)."""
+    height, length = x.shape[1], x.shape[2]
+    padded = np.empty(cols.size * channels, np.float32)
+    tmp = np.empty((height, length), np.float32)
+    blurred = np.empty((height, length), np.float32)
+    residual = np.empty((height, length), np.float32)
+    mask = np.empty((height, length), np.float32)
+    for a in range(x.shape[0]):
+        z = x[a]
+        separable(z, taps, channels, rows, cols, padded, tmp, blurred)
+        for i in range(height):
+            for j in range(length):
+                r = z[i, j] - blurred[i, j]
+                residual[i, j] = r
+                mask[i, j] = np.float32(1) if abs(r) * np.float32(255) > threshold else np.float32(0)
+        separable(mask, taps, channels, rows, cols, padded, tmp, blurred)  # blurred: the soft mask now
+        dst = out[a]
+        for i in range(height):
+            for j in range(length):
+                zz, soft = z[i, j], blurred[i, j]
+                sharp = min(max(residual[i, j] * weight + zz, np.float32(0)), np.float32(1))
+                dst[i, j] = sharp * soft + (np.float32(1) - soft) * zz
+
+
+@njit(**JIT)
+def to_uint8(x, out, channels):
+    """out (N, H, W, C) uint8 = clip(rint(x * 255), 0, 255) of rows x: N frames of C interleaved channels
+    (channels = C) or N * C planes (channels = 1)."""
+    c = out.shape[3]
+    if channels > 1:
+        flat = out.reshape(x.shape)
+        for a in range(x.shape[0]):
+            for i in range(x.shape[1]):
+                src, dst = x[a, i], flat[a, i]
+                for j in range(src.size):
+                    dst[j] = np.uint8(min(max(np.rint(src[j] * np.float32(255)), np.float32(0)), np.float32(255)))
+        return
+    for a in range(x.shape[0]):
+        for i in range(x.shape[1]):
+            src = x[a, i]
+            for j in range(src.size):
+                out[a // c, i, j, a % c] = np.uint8(min(max(np.rint(src[j] * np.float32(255)), np.float32(0)),
+                                                        np.float32(255)))
