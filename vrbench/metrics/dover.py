@@ -136,7 +136,7 @@ class WindowAttention3D(nn.Module):
         q, k, v = self.qkv(x).reshape(bw, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
         windows = gate.shape[0]
         if self.fused:
-            return self.proj(self._fused(q, k, v, gate, mask).transpose(1, 2).reshape(bw, n, c))
+            return self.proj(self._fused(q, k, v, gate, mask).reshape(bw, n, c))
         bias = self._bias(self.relative_position_bias_table, n)[None]  # 1, heads, N, N
         if hasattr(self, "fragment_position_bias_table"):
             # Literal GRPB: rpb * gate + fpb * (1 - gate); for gate = 2 this is 2 rpb - fpb (DOVER code behaviour).
@@ -150,11 +150,11 @@ class WindowAttention3D(nn.Module):
         return self.proj((attn @ v).transpose(1, 2).reshape(bw, n, c))
 
     def _fused(self, q: Tensor, k: Tensor, v: Tensor, gate: Tensor, mask: Tensor | None) -> Tensor:
-        """softmax(q k^T scale + bias + mask) v by `scaled_dot_product_attention`, one clip's windows a call: the
-        (windows, heads, N, N) bias is added inside the kernel, block by block, instead of materialising every
-        clip's logits (3 x 128 windows x 3 heads x 392^2 floats in stage 0). GRPB's rpb g + fpb (1 - g) is
-        ``lerp(fpb, rpb, g)``: the same value for g = 0 and 1, one more rounding for larger g (up to 12 in
-        shifted windows)."""
+        """softmax(q k^T scale + bias + mask) v, as (B windows, N, heads, head dim), by
+        `scaled_dot_product_attention`, one clip's windows a call: the (windows, heads, N, N) bias is added inside
+        the kernel, block by block, instead of materialising every clip's logits (3 x 128 windows x 3 heads x
+        392^2 floats in stage 0). GRPB's rpb g + fpb (1 - g) is ``lerp(fpb, rpb, g)``: the same value for g = 0
+        and 1, one more rounding for larger g (up to 12 in shifted windows)."""
         windows, n = gate.shape[0], q.shape[2]
         bias = self._bias(self.relative_position_bias_table, n).contiguous()[None]  # 1, heads, N, N
         if hasattr(self, "fragment_position_bias_table"):
@@ -163,8 +163,9 @@ class WindowAttention3D(nn.Module):
         if mask is not None:
             bias = bias + mask[:, None]
         bias = bias.to(q.dtype)
+        # (windows, N, heads, head dim) per clip: the layout the CPU kernel writes, so joining them is one copy
         return torch.cat([F.scaled_dot_product_attention(q[i : i + windows], k[i : i + windows], v[i : i + windows],
-                                                         attn_mask=bias, scale=self.scale)
+                                                         attn_mask=bias, scale=self.scale).transpose(1, 2)
                           for i in range(0, q.shape[0], windows)])
 
 
