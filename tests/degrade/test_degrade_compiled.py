@@ -70,11 +70,13 @@ def test_on_real_frames_too(bbb_frames):
 
 
 def test_uint8_conversions_keep_their_values():
-    every_level = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1).repeat(3, axis=3)
-    ours = ops.from_uint8([every_level[0], every_level[0][::-1]], torch.device("cpu"))
     from vrbench.metrics.engine import to_tensor
 
-    assert np.array_equal(bits(ours[:1]), bits(to_tensor(every_level, torch.device("cpu"))))
+    levels = np.random.default_rng(2).permutation(np.arange(768) % 256).astype(np.uint8).reshape(16, 16, 3)
+    views = [levels, levels[::-1], levels[..., ::-1]]  # libjpeg's frames come back as channel-reversed views
+    ours = ops.from_uint8(views, torch.device("cpu"))
+    expected = to_tensor(np.stack([np.ascontiguousarray(v) for v in views]), torch.device("cpu"))
+    assert np.array_equal(bits(ours), bits(expected)) and set(levels.ravel()) == set(range(256))
     ties = torch.tensor([0.5, 1.5, 2.5, 254.5, -3.0, 300.0], dtype=torch.float32).div(255).reshape(1, 3, 1, 2)
     for x in (ties, ties.contiguous(memory_format=torch.channels_last)):
         compiled, reference = both_paths(lambda x=x: torch.from_numpy(ops.to_uint8_hwc(x)))

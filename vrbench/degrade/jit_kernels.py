@@ -34,7 +34,8 @@ def fma(typingctx, a, b, c):
 @njit(**JIT)
 def linear_rows(x, out, ri0, ri1, rw0, rw1, ci0, ci1, cw0, cw1):
     """out (A, Ho, Lo) = x[i0] w0 + x[i1] w1 along rows, then along the row values; an empty index array skips its
-    pass (the size is unchanged). Column indices and weights are given per output value (expanded over B)."""
+    pass (the size is unchanged). Column indices and weights are given per output value (expanded over B); unsigned
+    indices spare the checks for negative ones."""
     row = np.empty(x.shape[2], np.float32)
     for a in range(x.shape[0]):
         for o in range(out.shape[1]):
@@ -54,19 +55,21 @@ def linear_rows(x, out, ri0, ri1, rw0, rw1, ci0, ci1, cw0, cw1):
 
 
 @njit(**JIT)
-def area_rows(x, out, channels, h0, h1, w0, w1, kh, kw):
-    """Adaptive average pooling: output (o, q) sums the window rows h0[o]:h1[o], columns w0[q]:w1[q] in (row,
-    column) order from 0, then is divided by kh[o] and then by kw[q] (float32)."""
+def area_rows(x, out, h0, h1, kh, starts, widths, step, kw):
+    """Adaptive average pooling: output (o, j) sums rows h0[o]:h1[o] of the values starts[j] + k * step, k <
+    widths[j], in (row, column) order from 0, then is divided by kh[o] and then by kw[j] (float32). Summed for
+    all j at once, one window column k at a time: the same order for each output, and loops that vectorise."""
     acc = np.empty(out.shape[2], np.float32)
+    columns = widths.max()
     for a in range(x.shape[0]):
         for o in range(out.shape[1]):
             acc[:] = 0
             for ih in range(h0[o], h1[o]):
                 src = x[a, ih]
-                for q in range(w0.size):
-                    for iw in range(w0[q], w1[q]):
-                        for b in range(channels):
-                            acc[q * channels + b] += src[iw * channels + b]
+                for k in range(columns):
+                    for j in range(acc.size):
+                        if k < widths[j]:
+                            acc[j] += src[starts[j] + k * step]
             dst = out[a, o]
             for j in range(dst.size):
                 dst[j] = acc[j] / kh[o] / kw[j]
@@ -174,3 +177,19 @@ def to_uint8(x, out, channels):
             for j in range(src.size):
                 out[a // c, i, j, a % c] = np.uint8(min(max(np.rint(src[j] * np.float32(255)), np.float32(0)),
                                                         np.float32(255)))
+
+
+@njit(**JIT)
+def from_uint8(src, dst, reverse):
+    """dst = src / 255 in float32 for rows (H, W * C) of uint8 pixels; `reverse`: src holds each pixel's 3 channels
+    in reverse order (BGR from libjpeg) and dst gets them in order."""
+    for i in range(src.shape[0]):
+        s, d = src[i], dst[i]
+        if reverse:
+            for p in range(s.size // 3):  # (a stepped range vectorises badly: 4x slower)
+                d[3 * p] = np.float32(s[3 * p + 2]) / np.float32(255)
+                d[3 * p + 1] = np.float32(s[3 * p + 1]) / np.float32(255)
+                d[3 * p + 2] = np.float32(s[3 * p]) / np.float32(255)
+        else:
+            for j in range(s.size):
+                d[j] = np.float32(s[j]) / np.float32(255)

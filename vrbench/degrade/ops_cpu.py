@@ -66,6 +66,8 @@ def warm_up() -> None:
         correlate(x, torch.rand(1, 3, 3))
         unsharp_mask(x, np.ones(3, np.float32) / 3, 0.5, 10)
         to_uint8([x[0]])
+        frame = np.zeros((2, 3, 3), np.uint8)
+        from_uint8([frame, frame[..., ::-1]])
 
 
 def to_rows(x: torch.Tensor) -> tuple[np.ndarray, int]:
@@ -110,33 +112,47 @@ def expand(index: np.ndarray, channels: int) -> np.ndarray:
     return (index[:, None] * channels + np.arange(channels)).ravel() if channels > 1 else index
 
 
+@functools.lru_cache(maxsize=256)
+def linear_weights(n_in: int, n_out: int, channels: int) -> tuple[np.ndarray, ...]:
+    """i0, i1 (unsigned) and float32 w0, w1 of `ops_torch.linear_taps` per value of rows with `channels`
+    interleaved values a pixel; empty arrays where the size does not change (no pass). Read-only, cached."""
+    from vrbench.degrade.ops_torch import linear_taps
+
+    if n_in == n_out:
+        taps = (np.zeros(0, np.uint64),) * 2 + (np.zeros(0, np.float32),) * 2
+    else:
+        i0, i1, frac = linear_taps(n_in, n_out)
+        taps = (expand(i0, channels).astype(np.uint64), expand(i1, channels).astype(np.uint64),
+                np.repeat((1 - frac).astype(np.float32), channels), np.repeat(frac.astype(np.float32), channels))
+    for a in taps:
+        a.flags.writeable = False
+    return taps
+
+
 def resize_linear(x: torch.Tensor, height: int, width: int) -> torch.Tensor | None:
     """`ops_torch.resize_linear` along rows to `height`, then along columns to `width`."""
     if not active(x):
         return None
-    from vrbench.degrade.ops_torch import linear_taps
-
     n, c, h, w = x.shape
     rows, channels = to_rows(x)
-    empty = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
-    taps = []
-    for n_in, n_out, per in ((h, height, 1), (w, width, channels)):
-        if n_in == n_out:
-            taps.extend(empty)
-            continue
-        i0, i1, frac = linear_taps(n_in, n_out)
-        taps.extend((expand(i0, per), expand(i1, per), np.repeat((1 - frac).astype(np.float32), per),
-                     np.repeat(frac.astype(np.float32), per)))
     out = np.empty((len(rows), height, width * channels), np.float32)
-    over_rows(jit_kernels().linear_rows, (rows, out), *taps)
+    over_rows(jit_kernels().linear_rows, (rows, out), *linear_weights(h, height, 1),
+              *linear_weights(w, width, channels))
     return from_rows(out, n, c, channels)
 
 
-def windows(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Start, end (exclusive) and float32 size of adaptive average pooling's windows along one axis."""
+@functools.lru_cache(maxsize=256)
+def windows(n_in: int, n_out: int, channels: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start, width and float32 width of adaptive average pooling's windows floor(o n_in / n_out) ..
+    ceil((o + 1) n_in / n_out) along one axis, per value of rows with `channels` interleaved values a pixel
+    (starts as value indices). Read-only, cached."""
     o = np.arange(n_out)
     start, end = o * n_in // n_out, -(-(o + 1) * n_in // n_out)
-    return start, end, (end - start).astype(np.float32)
+    out = expand(start, channels), np.repeat(end - start, channels), np.repeat((end - start).astype(np.float32),
+                                                                                channels)
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
 def resize_area(x: torch.Tensor, height: int, width: int) -> torch.Tensor | None:
@@ -145,10 +161,10 @@ def resize_area(x: torch.Tensor, height: int, width: int) -> torch.Tensor | None
         return None
     n, c, h, w = x.shape
     rows, channels = to_rows(x)
-    h0, h1, kh = windows(h, height)
-    w0, w1, kw = windows(w, width)
+    h0, kh_int, kh = windows(h, height)
+    starts, widths, kw = windows(w, width, channels)
     out = np.empty((len(rows), height, width * channels), np.float32)
-    over_rows(jit_kernels().area_rows, (rows, out), channels, h0, h1, w0, w1, kh, np.repeat(kw, channels))
+    over_rows(jit_kernels().area_rows, (rows, out), h0, h0 + kh_int, kh, starts, widths, channels, kw)
     return from_rows(out, n, c, channels)
 
 
@@ -191,3 +207,17 @@ def to_uint8(frames: list[torch.Tensor]) -> np.ndarray | None:
         rows, channels = to_rows(frame[None])
         jit_kernels().to_uint8(rows, dst[None], channels)
     return out
+
+
+def from_uint8(frames: list[np.ndarray]) -> torch.Tensor | None:
+    """uint8 (H, W, C) frames of one size -> float32 (N, C, H, W) = x / 255 in (N, H, W, C) memory (the values of
+    `ops_torch.from_uint8`); frames that are channel-reversed views (libjpeg's BGR) are read without a copy."""
+    if jit_kernels() is None or not _ENABLED[0]:
+        return None
+    height, width, c = frames[0].shape
+    out = np.empty((len(frames), height, width, c), np.float32)
+    for frame, dst in zip(frames, out, strict=True):
+        reverse = c == 3 and frame.strides[2] < 0 and frame[..., ::-1].flags.c_contiguous
+        src = np.ascontiguousarray(frame[..., ::-1] if reverse else frame).reshape(height, width * c)
+        jit_kernels().from_uint8(src, dst.reshape(height, width * c), reverse)
+    return torch.from_numpy(out).permute(0, 3, 1, 2)

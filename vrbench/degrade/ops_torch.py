@@ -406,6 +406,8 @@ def from_uint8(frames: list[np.ndarray], device: torch.device) -> torch.Tensor:
     float32), on the CPU written frame by frame into one (N, H, W, 3) array instead of through a stacked copy."""
     if device.type != "cpu":
         return to_tensor(np.stack(frames), device)
+    if (compiled := ops_cpu.from_uint8(frames)) is not None:
+        return compiled
     out = np.empty((len(frames), *frames[0].shape), np.float32)
     for frame, dst in zip(frames, out, strict=True):
         np.divide(frame, np.float32(255), out=dst)
