@@ -4,6 +4,7 @@ is saved with its hardware, and bad options are one clear line. (Speed itself is
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,32 @@ def test_random_stand_in_weights_never_outlive_the_bench(monkeypatch, tmp_path):
         assert (Path(hub) / "hub" / "vrbench" / "DOVER.pth").is_file()
     assert os.environ["TORCH_HOME"] == str(tmp_path / "mine") and not Path(hub).exists()
     assert "VRBENCH_ALLOW_UNVERIFIED_WEIGHTS" not in os.environ and not (tmp_path / "mine").exists()
+
+
+@pytest.mark.slow
+def test_clipiqa_gets_a_random_clip_stand_in_only_inside_the_bench(monkeypatch, tmp_path):
+    """CLIP-IQA is timed on a random CLIP RN50 planted as a TorchScript archive; pyiqa's loader (which downloads
+    again any file without the published sha256) reads it only while the bench's hub is active."""
+    import numpy as np
+    from pyiqa.archs import clip_model
+
+    from vrbench.metrics.bench import random_weights_hub
+    from vrbench.metrics.engine import build_metrics, evaluate_clip
+    from vrbench.video import Video
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "mine"))
+    download = clip_model._download
+    with random_weights_hub(names=["psnr-y"]):
+        assert not list(Path(os.environ["TORCH_HOME"]).glob("hub/clip/*"))  # 400 MB only when asked for
+    with random_weights_hub(names=["clipiqa"]):
+        assert clip_model._download is not download
+        built = build_metrics(["clipiqa"], "cpu")
+        assert not built.unavailable, built.unavailable
+        frames = np.random.default_rng(0).integers(0, 256, (2, 64, 80, 3), dtype=np.uint8)
+        scores = evaluate_clip({"m": Video.from_array(frames)}, Video.from_array(frames), built.ready, "cpu")
+        value, per_frame = scores.values["m"]["clipiqa"]
+        assert len(per_frame) == 2 and 0.0 <= value <= 1.0
+    assert clip_model._download is download and not (tmp_path / "mine").exists()
 
 
 def test_dover_anchor_calls_the_network_once_per_clip_for_every_dover_id(monkeypatch):

@@ -19,6 +19,7 @@ import os
 import platform
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -128,8 +129,7 @@ def bench_frames(size: str, n: int, methods: int) -> tuple[dict[str, np.ndarray]
 
 def plant_random_weights(hub: Path) -> None:
     """Random-init stand-ins at their cache paths under `hub` for the pyiqa metrics: LPIPS (alex, vgg), DISTS,
-    MUSIQ and NIQE. (CLIP-based metrics have none: pyiqa checks CLIP's published sha256 and would try to download
-    the file.)"""
+    MUSIQ and NIQE (CLIP-IQA's network: `plant_random_clip`)."""
     import torch
     import torchvision
     from pyiqa.archs.dists_arch import DISTS
@@ -161,10 +161,52 @@ def plant_random_dover(hub: Path) -> None:
     torch.save(build_dover().state_dict(), hub / "vrbench" / "DOVER.pth")
 
 
+# CLIP RN50 as OpenAI released it (openai/CLIP clip/model.py build_model reads these back from the tensors' shapes):
+# embed dim 1024, 224 px, ResNet layers (3, 4, 6, 3) of width 64, 77-token context, 49,408-token vocabulary, text
+# transformer of width 512, 8 heads, 12 layers.
+CLIP_RN50_ARGS = (1024, 224, (3, 4, 6, 3), 64, None, 77, 49408, 512, 8, 12)
+
+
+def plant_random_clip(hub: Path) -> None:
+    """A random-init CLIP RN50 at `hub/clip/RN50.pt`, the file CLIP-IQA loads (about 400 MB): a TorchScript
+    archive like the released one, which pyiqa's loader opens with `torch.jit.load` and rebuilds from its state
+    dict (traced through `encode_text`; tracing keeps every parameter of the network)."""
+    import torch
+    from pyiqa.archs.clip_model import CLIP
+
+    torch.manual_seed(0)
+    (hub / "clip").mkdir(parents=True, exist_ok=True)
+    model = CLIP(*CLIP_RN50_ARGS).eval()
+    with warnings.catch_warnings():  # TorchScript's deprecation notice: the released file is TorchScript
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace_module(model, {"encode_text": torch.zeros(1, 77, dtype=torch.long)})
+        torch.jit.save(traced, str(hub / "clip" / "RN50.pt"))
+
+
 @contextlib.contextmanager
-def random_weights_hub(active: bool = True) -> Iterator[None]:
+def _clip_stand_in(hub: Path) -> Iterator[None]:
+    """pyiqa's CLIP loader downloads again any file whose sha256 is not the published one: while the stand-in is
+    planted, a file present in `hub/clip` is used as it is."""
+    from pyiqa.archs import clip_model
+
+    download = clip_model._download
+
+    def planted(url: str, root: str) -> str:
+        file = Path(root) / os.path.basename(url)
+        return str(file) if file.parent == hub / "clip" and file.is_file() else download(url, root)
+
+    clip_model._download = planted
+    try:
+        yield
+    finally:
+        clip_model._download = download
+
+
+@contextlib.contextmanager
+def random_weights_hub(active: bool = True, names: tuple[str, ...] | list[str] = ()) -> Iterator[None]:
     """While active, the torch hub is a fresh temporary folder holding the stand-ins (never the user's cache);
-    the environment is restored and the folder removed afterwards."""
+    the environment is restored and the folder removed afterwards. CLIP's stand-in (400 MB) is planted only when
+    `names` has `clipiqa`."""
     if not active:
         yield
         return
@@ -173,10 +215,16 @@ def random_weights_hub(active: bool = True) -> Iterator[None]:
     with tempfile.TemporaryDirectory(prefix="vrbench-bench-hub-") as home:
         os.environ["TORCH_HOME"] = home
         os.environ["VRBENCH_ALLOW_UNVERIFIED_WEIGHTS"] = "1"
+        hub = Path(home) / "hub"
         try:
-            plant_random_weights(Path(home) / "hub")
-            plant_random_dover(Path(home) / "hub")
-            yield
+            plant_random_weights(hub)
+            plant_random_dover(hub)
+            if "clipiqa" in names:
+                plant_random_clip(hub)
+                with _clip_stand_in(hub):
+                    yield
+            else:
+                yield
         finally:
             for k, v in saved.items():
                 if v is None:
@@ -229,8 +277,9 @@ def _max_diff(a: np.ndarray, b: np.ndarray) -> float:
 
 def run_bench(names: list[str] | None = None, size: str = "720p", frames: int = 8, methods: int = 3,
               chunk: int = 8, device: str | None = None, random_weights: bool = False) -> BenchRun:
-    with random_weights_hub(random_weights):
-        return _run_bench(names or DEFAULT_METRICS, size, frames, methods, chunk, device)
+    names = names or DEFAULT_METRICS
+    with random_weights_hub(random_weights, names):
+        return _run_bench(names, size, frames, methods, chunk, device)
 
 
 def _run_bench(names: list[str], size: str, frames: int, methods: int, chunk: int, device: str | None) -> BenchRun:

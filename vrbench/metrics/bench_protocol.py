@@ -78,7 +78,9 @@ def run_protocol_bench(name: str, frames: int = 8, chunk: int = 8, device: str |
 
     if name not in PROTOCOL_SETS:
         raise InputError("no frame counts known for this protocol", expected=" | ".join(PROTOCOL_SETS), found=name)
-    with random_weights_hub():
+    from vrbench.protocols import load_protocol
+
+    with random_weights_hub(names=[m for m in load_protocol(name).metrics if only is None or m in only]):
         return _run_protocol_bench(name, frames, chunk, device, only)
 
 
