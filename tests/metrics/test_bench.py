@@ -85,12 +85,14 @@ def test_random_stand_in_weights_never_outlive_the_bench(monkeypatch, tmp_path):
 @pytest.mark.slow
 def test_clipiqa_gets_a_random_clip_stand_in_only_inside_the_bench(monkeypatch, tmp_path):
     """CLIP-IQA is timed on a random CLIP RN50 planted as a TorchScript archive; pyiqa's loader (which downloads
-    again any file without the published sha256) reads it only while the bench's hub is active."""
+    again any file without the published sha256) reads it only while the bench's hub is active. The engine's
+    values (channels-last on a CPU, several frames a call) equal pyiqa's own per-frame call."""
     import numpy as np
+    import torch
     from pyiqa.archs import clip_model
 
     from vrbench.metrics.bench import random_weights_hub
-    from vrbench.metrics.engine import build_metrics, evaluate_clip
+    from vrbench.metrics.engine import build_metrics, evaluate_clip, to_tensor
     from vrbench.video import Video
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "mine"))
@@ -105,6 +107,10 @@ def test_clipiqa_gets_a_random_clip_stand_in_only_inside_the_bench(monkeypatch, 
         scores = evaluate_clip({"m": Video.from_array(frames)}, Video.from_array(frames), built.ready, "cpu")
         value, per_frame = scores.values["m"]["clipiqa"]
         assert len(per_frame) == 2 and 0.0 <= value <= 1.0
+        pyiqa_model = built.ready["clipiqa"].model  # pyiqa's own forward, one NCHW frame a call
+        with torch.inference_mode():
+            direct = [float(pyiqa_model(to_tensor(frames[i : i + 1], "cpu"))) for i in range(2)]
+        np.testing.assert_allclose(per_frame, direct, rtol=1e-5, atol=1e-6)
     assert clip_model._download is download and not (tmp_path / "mine").exists()
 
 
