@@ -125,4 +125,4 @@ def apply_video(groups: Groups, stage: dict) -> Groups:
         raise InputError("video compression needs frames of one size", expected="one size", found=sorted(sizes),
                          hint="manifest stages must resize frames to frame 0's size before a video stage")
     decoded = compress_video(ops.to_uint8_hwc(frames), *codec_arguments(stage))
-    return [(ids, ops.from_uint8(list(decoded), frames[0].device))]
+    return [(ids, ops.from_uint8(decoded, frames[0].device))]

@@ -401,11 +401,12 @@ def to_uint8_hwc_torch(x: torch.Tensor) -> np.ndarray:
     return (x * 255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def from_uint8(frames: list[np.ndarray], device: torch.device) -> torch.Tensor:
-    """uint8 (H, W, 3) frames of one size -> float32 (N, 3, H, W) in [0, 1]: `to_tensor`'s values (x / 255 in
-    float32), on the CPU written frame by frame into one (N, H, W, 3) array instead of through a stacked copy."""
+def from_uint8(frames: list[np.ndarray] | np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 (H, W, 3) frames of one size (a list or an (N, H, W, 3) array) -> float32 (N, 3, H, W) in [0, 1]:
+    `to_tensor`'s values (x / 255 in float32), on the CPU written frame by frame into one (N, H, W, 3) array
+    instead of through a stacked copy."""
     if device.type != "cpu":
-        return to_tensor(np.stack(frames), device)
+        return to_tensor(frames if isinstance(frames, np.ndarray) else np.stack(frames), device)
     if (compiled := ops_cpu.from_uint8(frames)) is not None:
         return compiled
     out = np.empty((len(frames), *frames[0].shape), np.float32)

@@ -75,15 +75,14 @@ def run_stages(gt: np.ndarray | Iterable[np.ndarray], stages: list[dict], device
     import torch
 
     from vrbench.degrade import ops_torch as ops
-    from vrbench.metrics.engine import to_tensor
 
     dev = torch.device(device or default_device())
     segments = split_segments(stages)
     chunks = rechunk([gt] if isinstance(gt, np.ndarray) else gt, CHUNK)
     with torch.no_grad(), deterministic_kernels(), ops.spread_frames(dev):
-        first = run_segment((to_tensor(c, dev) for c in chunks), segments[0])
+        first = run_segment((ops.from_uint8(c, dev) for c in chunks), segments[0])
         if len(segments) == 1:  # nothing clip-level: stream to uint8 batch by batch
-            lq = [ops.to_uint8_hwc(torch.stack(frames)) for _, frames in first]
+            lq = [ops.to_uint8_hwc(list(frames)) for _, frames in first]
             sizes = {part.shape[1:3] for part in lq}
             if len(sizes) != 1:
                 raise InputError("degraded frames differ in size", expected="one LQ size", found=sorted(sizes))
@@ -97,7 +96,7 @@ def run_stages(gt: np.ndarray | Iterable[np.ndarray], stages: list[dict], device
         sizes = {tuple(f.shape[-2:]) for f in frames}
         if len(sizes) != 1:
             raise InputError("degraded frames differ in size", expected="one LQ size", found=sorted(sizes))
-        return ops.to_uint8_hwc(torch.stack(frames))
+        return ops.to_uint8_hwc(frames)
 
 
 def apply_stage(frames: list, stage: dict) -> list:
