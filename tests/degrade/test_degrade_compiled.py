@@ -136,3 +136,25 @@ def test_without_numba_the_pytorch_path_runs(monkeypatch, bunny):
         assert np.array_equal(run_stages(bunny, stages, "cpu"), expected)
     finally:
         ops_cpu.jit_kernels.cache_clear()
+
+
+def test_without_a_writable_cache_folder_the_pytorch_path_runs_with_a_warning(monkeypatch):
+    """numba refuses cache=True when it finds no folder to write its cache to: a warning, not a crash."""
+    from numba.core import caching
+
+    import vrbench.degrade
+
+    impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # (its older name)
+    monkeypatch.setattr(impl, "_locator_classes", [])  # as when no candidate folder is writable
+    monkeypatch.delitem(sys.modules, "vrbench.degrade.jit_kernels")
+    monkeypatch.delattr(vrbench.degrade, "jit_kernels")
+    ops_cpu.jit_kernels.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="NUMBA_CACHE_DIR"):
+            assert ops_cpu.jit_kernels() is None
+        x = torch.rand(2, 3, 9, 7)
+        with ops_cpu.torch_kernels():
+            expected = ops.resize(x, 4, 5, "area")
+        assert torch.equal(ops.resize(x, 4, 5, "area"), expected)
+    finally:
+        ops_cpu.jit_kernels.cache_clear()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -31,10 +32,14 @@ _ENABLED = [True]  # switched off only inside `torch_kernels()`
 
 @functools.lru_cache(maxsize=1)
 def jit_kernels() -> ModuleType | None:
-    """The compiled kernels, or None where numba cannot be imported (the PyTorch path runs then)."""
+    """The compiled kernels, or None where numba cannot be imported or set up (the PyTorch path runs then)."""
     try:
         from vrbench.degrade import jit_kernels as kernels
     except ImportError:
+        return None
+    except RuntimeError as e:  # numba refuses cache=True where it finds no writable cache folder
+        warnings.warn(f"compiled degradation kernels unavailable, using PyTorch on the CPU: {e} (set NUMBA_CACHE_DIR "
+                      "to a writable folder)", RuntimeWarning, stacklevel=2)
         return None
     return kernels
 
