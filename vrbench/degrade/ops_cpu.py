@@ -1,7 +1,7 @@
 """Compiled CPU kernels for the operators whose PyTorch CPU kernels cost the most: linear and area resizes, the
-direct blur and USM (`jit_kernels.py`, numba). On a CPU tensor each function here returns what its PyTorch
-counterpart in `ops_torch.py` returns, to the bit (tested); elsewhere, or without numba, it returns None and the
-PyTorch path runs.
+direct blur, USM and the float <-> uint8 conversions (`jit_kernels.py`, numba). On a CPU tensor each function here
+returns what its PyTorch counterpart in `ops_torch.py` returns, to the bit (tested); elsewhere, or without numba, it
+returns None and the PyTorch path runs.
 
 Why the values are the same: each kernel computes every output with the same float32 operations in the same order
 as the PyTorch CPU kernel it stands in for:
@@ -12,8 +12,9 @@ as the PyTorch CPU kernel it stands in for:
   multiply-add per tap in row-major tap order from 0 (measured to the bit, NCHW and channels-last, PyTorch 2.14 /
   oneDNN 3.12). Zero taps are skipped, which changes no value: an accumulator that starts at +0 never becomes -0
   under round-to-nearest, and acc + (+-0) = acc otherwise.
-Kernels compile on their first call (about 10 s for all, once per machine: numba caches them on disk); `warm_up`
-compiles or loads them all at once, so the bench times neither.
+Kernels compile on their first call (8 s for all on a loaded 2-core CPU, once per machine: numba caches them on
+disk, and a later process loads them in under a second); `warm_up` compiles or loads them all at once, so the bench
+times neither.
 """
 
 from __future__ import annotations
@@ -217,7 +218,7 @@ def to_uint8(frames: list[torch.Tensor]) -> np.ndarray | None:
 def from_uint8(frames: list[np.ndarray]) -> torch.Tensor | None:
     """uint8 (H, W, C) frames of one size -> float32 (N, C, H, W) = x / 255 in (N, H, W, C) memory (the values of
     `ops_torch.from_uint8`); frames that are channel-reversed views (libjpeg's BGR) are read without a copy."""
-    if jit_kernels() is None or not _ENABLED[0]:
+    if jit_kernels() is None or not _ENABLED[0] or any(f.dtype != np.uint8 for f in frames):
         return None
     height, width, c = frames[0].shape
     out = np.empty((len(frames), height, width, c), np.float32)
