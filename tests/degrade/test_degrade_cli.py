@@ -85,8 +85,8 @@ def test_bench_prints_both_speeds_ratio_and_difference(app, gt_folder):
     result, out = invoke(app, "bench", "degrade", gt_folder, "--preset", "realesrgan-x4", "--frames", 2,
                          "--crop", "64x96", "--repeats", 1)
     assert result.exit_code == 0, out
-    for text in ("frames/s", "ours (batched; compiled kernels on a CPU)", "reference (per-frame", "ratio", "max abs diff", "PASS",
-                 "shared by both", "at most"):
+    for text in ("frames/s", "ours (batched; compiled kernels on a CPU)", "reference (per-frame", "ratio",
+                 "max abs diff", "PASS", "shared by both", "at most"):
         assert text in out
 
 
