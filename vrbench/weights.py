@@ -19,6 +19,7 @@ import sys
 import tarfile
 import tempfile
 import urllib.request
+import warnings
 import zipfile
 from dataclasses import dataclass
 from http.client import HTTPException
@@ -188,7 +189,10 @@ def unpickling_problem(file: Path) -> str | None:
     import torch
 
     try:
-        torch.load(file, map_location="cpu", weights_only=True, mmap=bool(members))
+        with warnings.catch_warnings():  # torch.load hands a TorchScript archive (CLIP's files) to torch.jit.load
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            torch.load(file, map_location="cpu", weights_only=True, mmap=bool(members))
         return None
     except Exception as e:  # noqa: BLE001 - corrupt, truncated or foreign files raise many types; all are refused
         if any(m.split("/", 1)[-1].startswith("code/") for m in members or ()):

@@ -111,6 +111,7 @@ def test_clipiqa_gets_a_random_clip_stand_in_only_inside_the_bench(monkeypatch, 
         with torch.inference_mode():
             direct = [float(pyiqa_model(to_tensor(frames[i : i + 1], "cpu"))) for i in range(2)]
         np.testing.assert_allclose(per_frame, direct, rtol=1e-5, atol=1e-6)
+        assert built.ready["clipiqa"].text_features.shape == (10, 1024)  # the prompts, encoded once and kept
     assert clip_model._download is download and not (tmp_path / "mine").exists()
 
 
