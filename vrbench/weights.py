@@ -197,7 +197,9 @@ def unpickling_problem(file: Path) -> str | None:
     except Exception as e:  # noqa: BLE001 - corrupt, truncated or foreign files raise many types; all are refused
         if any(m.split("/", 1)[-1].startswith("code/") for m in members or ()):
             try:
-                torch.jit.load(str(file), map_location="cpu")
+                with warnings.catch_warnings():  # TorchScript's deprecation notice (CLIP's released files)
+                    warnings.simplefilter("ignore", FutureWarning)
+                    torch.jit.load(str(file), map_location="cpu")
                 return None
             except Exception:  # noqa: BLE001, S110 - a broken TorchScript archive is reported by the error above
                 pass
