@@ -97,8 +97,9 @@ def by_frame(fn: Any, x: Any, enabled: bool) -> Any:
 def cpu_channels_last(x: Any) -> Any:
     """On a CPU, a (N, C, H, W) batch in channels-last memory: oneDNN then runs every convolution of the trunk
     without reordering its input and output (VGG16 at 1280x720: 2.3 s against 3.0 s a frame on 2 cores), and
-    the features come out channels-last. Other devices keep the layout they get. The values move by float32
-    rounding only (another summation order inside the convolutions)."""
+    the features come out channels-last. The engine's frames, made from uint8 (H, W, 3) buffers, already are;
+    this keeps any other input from the slower path. Other devices keep the layout they get. The values move by
+    float32 rounding only (another summation order inside the convolutions)."""
     import torch
 
     if x.device.type != "cpu" or x.ndim != 4:
