@@ -252,5 +252,8 @@ def test_prepare_holds_a_chunk_of_a_clip_not_the_whole_clip(tmp_path, bbb_frames
         tracemalloc.stop()
     assert len(list((tmp_path / "out" / "GT" / "vid").iterdir())) == 160
     assert len(list((tmp_path / "out" / "LQ" / "vid").iterdir())) == 160
-    # one chunk is a tenth of the clip; decoding it and stacking it hold about two; the whole clip is ten
-    assert peak < 0.4 * gt.nbytes, f"peak {peak} bytes while preparing a clip of {gt.nbytes} bytes"
+    # one chunk is a tenth of the clip; decoding it and stacking it hold about two; the whole clip is ten. The
+    # degradation's float32 batch (8 frames, 4 bytes a value: two more tenths) is a NumPy buffer on the CPU and is
+    # counted too; the whole clip in float32 would be forty.
+    bound = 0.4 if lq_source == "released" else 0.8
+    assert peak < bound * gt.nbytes, f"peak {peak} bytes while preparing a clip of {gt.nbytes} bytes"
