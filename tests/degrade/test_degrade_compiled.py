@@ -127,7 +127,7 @@ def test_without_numba_the_pytorch_path_runs(monkeypatch, bunny):
     monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` raises ImportError
     monkeypatch.delitem(sys.modules, "vrbench.degrade.jit_kernels")
     monkeypatch.delattr(vrbench.degrade, "jit_kernels")  # else `from vrbench.degrade import ...` finds it there
-    ops_cpu.jit_kernels.cache_clear()
+    ops_cpu.forget_kernels()
     try:
         assert ops_cpu.jit_kernels() is None
         x = torch.rand(1, 3, 8, 8)
@@ -135,7 +135,7 @@ def test_without_numba_the_pytorch_path_runs(monkeypatch, bunny):
         ops_cpu.warm_up()  # nothing to compile: no error
         assert np.array_equal(run_stages(bunny, stages, "cpu"), expected)
     finally:
-        ops_cpu.jit_kernels.cache_clear()
+        ops_cpu.forget_kernels()
 
 
 def test_without_a_writable_cache_folder_the_pytorch_path_runs_with_a_warning(monkeypatch):
@@ -148,7 +148,7 @@ def test_without_a_writable_cache_folder_the_pytorch_path_runs_with_a_warning(mo
     monkeypatch.setattr(impl, "_locator_classes", [])  # as when no candidate folder is writable
     monkeypatch.delitem(sys.modules, "vrbench.degrade.jit_kernels")
     monkeypatch.delattr(vrbench.degrade, "jit_kernels")
-    ops_cpu.jit_kernels.cache_clear()
+    ops_cpu.forget_kernels()
     try:
         with pytest.warns(RuntimeWarning, match="NUMBA_CACHE_DIR"):
             assert ops_cpu.jit_kernels() is None
@@ -157,4 +157,80 @@ def test_without_a_writable_cache_folder_the_pytorch_path_runs_with_a_warning(mo
             expected = ops.resize(x, 4, 5, "area")
         assert torch.equal(ops.resize(x, 4, 5, "area"), expected)
     finally:
-        ops_cpu.jit_kernels.cache_clear()
+        ops_cpu.forget_kernels()
+
+
+def test_area_to_one_pixel_and_a_wrong_kernel_count_stay_with_pytorch():
+    """PyTorch's pooling to 1 x 1 is a mean in its own summation order; a kernel count that is not the frame count
+    is PyTorch's error to raise, not an out-of-bounds read."""
+    x = torch.rand(2, 3, 300, 7)
+    with ops_cpu.torch_kernels():
+        expected = ops.resize(x, 1, 1, "area")
+    assert torch.equal(ops.resize(x, 1, 1, "area"), expected)
+    assert ops_cpu.resize_area(x, 1, 1) is None and ops_cpu.resize_area(x, 2, 1) is not None
+    gt = np.random.default_rng(5).integers(0, 256, (2, 4, 4, 3), dtype=np.uint8)  # dove-x4 seed 17 ends at 1 x 1
+    stages = sample_stages(load_preset("dove-x4"), 17, "tiny", 2, (4, 4), 4)
+    with ops_cpu.torch_kernels():
+        expected_lq = run_stages(gt, stages, "cpu")
+    assert expected_lq.shape[1:3] == (1, 1) and np.array_equal(run_stages(gt, stages, "cpu"), expected_lq)
+    assert ops_cpu.correlate(torch.rand(3, 3, 16, 16), torch.rand(1, 3, 3)) is None
+    with pytest.raises(RuntimeError):
+        ops.correlate(torch.rand(3, 3, 16, 16), torch.rand(1, 3, 3))
+
+
+def test_blur_and_usm_step_aside_where_pytorch_does_not_fuse_multiply_adds(monkeypatch):
+    """The compiled correlations reproduce oneDNN's fused multiply-adds: with oneDNN off, or held to an ISA without
+    FMA, PyTorch rounds otherwise, so the PyTorch path runs there."""
+    x = torch.rand(2, 3, 12, 10)
+    kernels = torch.rand(2, 5, 5)
+    assert ops_cpu.correlate(x, kernels) is not None
+    with torch.backends.mkldnn.flags(enabled=False):
+        assert ops_cpu.correlate(x, kernels) is None
+        assert ops_cpu.unsharp_mask(x, np.ones(3, np.float32) / 3, 0.5, 10) is None
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX")
+    ops_cpu._fma_cpu.cache_clear()
+    try:
+        assert not ops_cpu.fused_multiply_add_like_onednn() and ops_cpu.correlate(x, kernels) is None
+    finally:
+        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+        ops_cpu._fma_cpu.cache_clear()
+    assert ops_cpu.correlate(x, kernels) is not None
+
+
+@pytest.mark.parametrize("failure", ["import", "compile"])
+def test_a_broken_numba_or_a_cache_that_fails_later_gives_a_warning_and_pytorch(monkeypatch, failure):
+    """A shared library llvmlite cannot load (OSError at import), or a cache folder that stopped being writable
+    (OSError while compiling): one warning naming the cause, then the PyTorch path, never a traceback."""
+    import vrbench.degrade
+
+    def broken(*_a, **_k):
+        raise OSError("cannot write the cache" if failure == "compile" else "libllvmlite.so: cannot open")
+
+    if failure == "import":
+        monkeypatch.delitem(sys.modules, "vrbench.degrade.jit_kernels")
+        monkeypatch.delattr(vrbench.degrade, "jit_kernels")
+        monkeypatch.setattr("builtins.__import__", _raising_import(broken))
+    else:
+        monkeypatch.setattr(ops_cpu, "warm_up", broken)
+    ops_cpu.forget_kernels()
+    try:
+        with pytest.warns(RuntimeWarning, match="OSError"):
+            assert ops_cpu.jit_kernels() is None
+        x = torch.rand(2, 3, 9, 7)
+        assert ops_cpu.resize_area(x, 4, 5) is None
+    finally:
+        monkeypatch.undo()
+        ops_cpu.forget_kernels()
+
+
+def _raising_import(raise_):
+    import builtins
+
+    real = builtins.__import__
+
+    def fake(name, globals=None, locals=None, fromlist=(), level=0):
+        if name == "numba" or name.startswith("numba."):
+            raise_()
+        return real(name, globals, locals, fromlist, level)
+
+    return fake

@@ -7,20 +7,24 @@ Why the values are the same: each kernel computes every output with the same flo
 as the PyTorch CPU kernel it stands in for:
 - linear resize: x[i0] w0 + x[i1] w1 along rows, then along columns (`ops_torch.resize_linear`, our own);
 - area resize: PyTorch's adaptive average pooling sums the window floor(o H / O) .. ceil((o + 1) H / O) in
-  (row, column) order from 0, then divides by the window's height, then by its width;
+  (row, column) order from 0, then divides by the window's height, then by its width (except to 1 x 1, where it
+  takes the mean in its own order: that size stays with PyTorch);
 - correlation (the direct blur, USM's separable Gaussian): oneDNN's depthwise convolution is one fused
   multiply-add per tap in row-major tap order from 0 (measured to the bit, NCHW and channels-last, PyTorch 2.14 /
-  oneDNN 3.12). Zero taps are skipped, which changes no value: an accumulator that starts at +0 never becomes -0
-  under round-to-nearest, and acc + (+-0) = acc otherwise.
-Kernels compile on their first call (8 s for all on a loaded 2-core CPU, once per machine: numba caches them on
-disk, and a later process loads them in under a second); `warm_up` compiles or loads them all at once, so the bench
-times neither.
+  oneDNN 3.12, AVX2 and AVX-512; with oneDNN held to AVX or SSE4.1 it multiplies, then adds, and without oneDNN
+  PyTorch takes another path, so there these two stay with PyTorch). Zero taps are skipped, which changes no finite
+  value from frames in [0, 1]: an accumulator that starts at +0 never becomes -0 under round-to-nearest, and
+  acc + (+-0) = acc otherwise (PyTorch's 0 x inf = NaN, or a -0 input, would differ; uint8 frames have neither).
+Kernels compile on first use (8 s for all on a loaded 2-core CPU, once per machine: numba caches them on disk, and
+a later process loads them in under a second), all at once; where numba cannot be imported, compile or write its
+cache, one warning says why and the PyTorch path runs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import warnings
 from collections.abc import Iterator
 from types import ModuleType
@@ -31,18 +35,62 @@ import torch
 _ENABLED = [True]  # switched off only inside `torch_kernels()`
 
 
-@functools.lru_cache(maxsize=1)
+_KERNELS: list = []  # [module or None] once set up
+_SETUP = threading.Lock()
+
+
 def jit_kernels() -> ModuleType | None:
-    """The compiled kernels, or None where numba cannot be imported or set up (the PyTorch path runs then)."""
+    """The compiled kernels, compiled (or loaded from numba's cache) on first use, or None where numba cannot be
+    imported, set up or write its cache (the PyTorch path runs then, after one warning naming the cause)."""
+    if _KERNELS:
+        return _KERNELS[0]
+    with _SETUP:
+        if not _KERNELS:
+            _KERNELS.append(_set_up())
+    return _KERNELS[0]
+
+
+def forget_kernels() -> None:
+    """Set the kernels up again on next use (tests change what numba finds)."""
+    with _SETUP:
+        _KERNELS.clear()
+
+
+def _set_up() -> ModuleType | None:
     try:
         from vrbench.degrade import jit_kernels as kernels
     except ImportError:
         return None
-    except RuntimeError as e:  # numba refuses cache=True where it finds no writable cache folder
-        warnings.warn(f"compiled degradation kernels unavailable, using PyTorch on the CPU: {e} (set NUMBA_CACHE_DIR "
-                      "to a writable folder)", RuntimeWarning, stacklevel=2)
-        return None
+    except Exception as e:  # noqa: BLE001 - numba refuses cache=True without a writable cache folder (RuntimeError);
+        # a broken llvmlite raises OSError or AttributeError: each means "no compiled kernels here"
+        return _unavailable(e)
+    try:
+        warm_up(kernels)  # compiles every kernel now: a cache folder that is not writable any more fails here
+    except Exception as e:  # noqa: BLE001 - as above, whatever numba raises while compiling or caching
+        return _unavailable(e)
     return kernels
+
+
+def _unavailable(e: Exception) -> None:
+    warnings.warn(f"compiled degradation kernels unavailable, using PyTorch on the CPU: {type(e).__name__}: {e} "
+                  "(set NUMBA_CACHE_DIR to a writable folder if it is about the cache)", RuntimeWarning, stacklevel=4)
+
+
+def fused_multiply_add_like_onednn() -> bool:
+    """Whether PyTorch's depthwise convolution here is oneDNN's chain of fused multiply-adds, which the compiled
+    correlations reproduce: oneDNN present and enabled, and a CPU with FMA (AVX2 or AVX-512) that oneDNN may use.
+    With oneDNN held to AVX or SSE4.1 it multiplies, then adds, and without oneDNN PyTorch takes another path:
+    there the compiled blur and USM step aside (the PyTorch path runs)."""
+    return torch.backends.mkldnn.enabled and _fma_cpu()
+
+
+@functools.lru_cache(maxsize=1)
+def _fma_cpu() -> bool:
+    import os
+
+    isa_cap = os.environ.get("ONEDNN_MAX_CPU_ISA", os.environ.get("DNNL_MAX_CPU_ISA", "ALL")).upper()
+    return (torch.backends.mkldnn.is_available() and isa_cap not in ("SSE41", "AVX")
+            and torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"))
 
 
 @contextlib.contextmanager
@@ -62,8 +110,16 @@ def active(x: torch.Tensor) -> bool:
             and not x.requires_grad and jit_kernels() is not None)
 
 
-def warm_up() -> None:
-    """Compile (or load from numba's cache) every kernel on a tiny batch in both layouts."""
+def warm_up(kernels: ModuleType | None = None) -> None:
+    """Compile (or load from numba's cache) every kernel on a tiny batch in both layouts (while `kernels` is being
+    set up, through it; later through `jit_kernels()`)."""
+    if kernels is not None:
+        _KERNELS.append(kernels)  # inside `jit_kernels`' lock: the functions below find the module being set up
+        try:
+            warm_up()
+        finally:
+            _KERNELS.clear()
+        return
     if jit_kernels() is None:
         return
     for x in (torch.rand(1, 3, 6, 5), torch.rand(1, 6, 5, 3).permute(0, 3, 1, 2)):
@@ -162,8 +218,8 @@ def windows(n_in: int, n_out: int, channels: int = 1) -> tuple[np.ndarray, np.nd
 
 
 def resize_area(x: torch.Tensor, height: int, width: int) -> torch.Tensor | None:
-    """F.adaptive_avg_pool2d(x, (height, width))."""
-    if not active(x):
+    """F.adaptive_avg_pool2d(x, (height, width)); not to 1 x 1, where PyTorch takes the mean in its own order."""
+    if not active(x) or (height, width) == (1, 1):
         return None
     n, c, h, w = x.shape
     rows, channels = to_rows(x)
@@ -177,8 +233,9 @@ def resize_area(x: torch.Tensor, height: int, width: int) -> torch.Tensor | None
 def correlate(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor | None:
     """Direct correlation of frame i with kernels[i] (k x k, shared by its channels), reflect padding: the values
     of `ops_torch.correlate`'s depthwise convolution."""
-    if not active(x) or kernels.device.type != "cpu":
-        return None
+    if (not active(x) or kernels.device.type != "cpu" or kernels.shape[0] != x.shape[0]
+            or not fused_multiply_add_like_onednn()):
+        return None  # a kernel count that is not the frame count: PyTorch's convolution says what is wrong
     n, c, height, width = x.shape
     k = kernels.shape[-1]
     rows, channels = to_rows(x)
@@ -192,7 +249,7 @@ def correlate(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor | None:
 
 def unsharp_mask(x: torch.Tensor, taps: np.ndarray, weight: float, threshold: float) -> torch.Tensor | None:
     """`ops_torch.unsharp_mask` with float32 Gaussian `taps` (the same values)."""
-    if not active(x):
+    if not active(x) or not fused_multiply_add_like_onednn():
         return None
     n, c, height, width = x.shape
     rows, channels = to_rows(x)
