@@ -42,11 +42,10 @@ _SETUP = threading.Lock()
 def jit_kernels() -> ModuleType | None:
     """The compiled kernels, compiled (or loaded from numba's cache) on first use, or None where numba cannot be
     imported, set up or write its cache (the PyTorch path runs then, after one warning naming the cause)."""
-    if _KERNELS:
-        return _KERNELS[0]
-    with _SETUP:
-        if not _KERNELS:
-            _KERNELS.append(_set_up())
+    if not _KERNELS:
+        with _SETUP:
+            if not _KERNELS:
+                _set_up()
     return _KERNELS[0]
 
 
@@ -56,24 +55,28 @@ def forget_kernels() -> None:
         _KERNELS.clear()
 
 
-def _set_up() -> ModuleType | None:
+def _set_up() -> None:
     try:
         from vrbench.degrade import jit_kernels as kernels
     except ImportError:
-        return None
+        _KERNELS.append(None)
+        return
     except Exception as e:  # noqa: BLE001 - numba refuses cache=True without a writable cache folder (RuntimeError);
         # a broken llvmlite raises OSError or AttributeError: each means "no compiled kernels here"
-        return _unavailable(e)
+        _KERNELS.append(None)
+        _unavailable(e)
+        return
+    _KERNELS.append(kernels)  # the functions `warm_up` calls find it
     try:
-        warm_up(kernels)  # compiles every kernel now: a cache folder that is not writable any more fails here
+        warm_up()  # compiles every kernel now: a cache folder that is not writable any more fails here
     except Exception as e:  # noqa: BLE001 - as above, whatever numba raises while compiling or caching
-        return _unavailable(e)
-    return kernels
+        _KERNELS[0] = None
+        _unavailable(e)
 
 
 def _unavailable(e: Exception) -> None:
     warnings.warn(f"compiled degradation kernels unavailable, using PyTorch on the CPU: {type(e).__name__}: {e} "
-                  "(set NUMBA_CACHE_DIR to a writable folder if it is about the cache)", RuntimeWarning, stacklevel=4)
+                  "(set NUMBA_CACHE_DIR to a writable folder if it is about the cache)", RuntimeWarning, stacklevel=5)
 
 
 def fused_multiply_add_like_onednn() -> bool:
@@ -110,16 +113,8 @@ def active(x: torch.Tensor) -> bool:
             and not x.requires_grad and jit_kernels() is not None)
 
 
-def warm_up(kernels: ModuleType | None = None) -> None:
-    """Compile (or load from numba's cache) every kernel on a tiny batch in both layouts (while `kernels` is being
-    set up, through it; later through `jit_kernels()`)."""
-    if kernels is not None:
-        _KERNELS.append(kernels)  # inside `jit_kernels`' lock: the functions below find the module being set up
-        try:
-            warm_up()
-        finally:
-            _KERNELS.clear()
-        return
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel on a tiny batch in both layouts."""
     if jit_kernels() is None:
         return
     for x in (torch.rand(1, 3, 6, 5), torch.rand(1, 6, 5, 3).permute(0, 3, 1, 2)):
