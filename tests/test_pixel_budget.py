@@ -131,6 +131,37 @@ def test_metric_chunks_are_sized_by_pixels():
     assert frames_per_chunk(8, 2160, 3840) == 1  # 4K: one frame a chunk
     assert frames_per_chunk(8, 8192, 8192) == 1 and frames_per_chunk(2, 64, 64) == 2
     assert 3 * 1080 * 1920 <= CHUNK_PIXELS < 2160 * 3840 * 2
+    # on a CPU, 2 frames of 720p: the VGG features a chunk holds would otherwise fill the host's memory
+    assert frames_per_chunk(8, 720, 1280, "cpu") == 2 and frames_per_chunk(8, 720, 1280, "cuda:0") == 8
+    assert frames_per_chunk(8, 540, 960, "cpu") == 3 and frames_per_chunk(8, 256, 256, "cpu") == 8
+    assert frames_per_chunk(8, 1080, 1920, "cpu") == 1 and frames_per_chunk(1, 64, 64, "cpu") == 1
+
+
+def test_the_engine_on_a_cpu_reads_720p_two_frames_a_chunk(tmp_path):
+    import torch
+
+    from vrbench.metrics.base import MetricCard, StreamMetric
+    from vrbench.metrics.engine import evaluate_clip
+
+    class ChunkSizes(StreamMetric):
+        card = MetricCard(name="chunk-sizes", summary="records each chunk's length", kind="video",
+                          higher_is_better=True, level="clip", needs_gt=True)
+
+        def start(self, num_frames):
+            return []
+
+        def update(self, state, out, gt, index, **kwargs):
+            state.append(len(out))
+
+        def finish(self, state):
+            return float(len(state)), state
+
+    frames = np.zeros((5, 720, 1280, 3), np.uint8)
+    write_frames(frames, tmp_path / "gt")
+    write_frames(frames, tmp_path / "out")
+    clips = {k: open_video(tmp_path / k) for k in ("gt", "out")}
+    scores = evaluate_clip({"out": clips["out"]}, clips["gt"], {"sizes": ChunkSizes()}, torch.device("cpu"), chunk=8)
+    assert scores.values["out"]["sizes"][1] == [2, 2, 1]
 
 
 # The bound the README states for a 4K clip scored with psnr-y, ssim-y and lpips-alex on the CPU: peak resident

@@ -2,8 +2,8 @@
 a background thread while the device computes, move each chunk to the device once, and compute every metric of
 every method from the same tensors. Ground-truth-side work (SSIM statistics, LPIPS features) is done once per
 chunk and shared by all methods. Memory is bounded by the chunk size, not the clip length, and chunks are sized by
-pixels as well as frames (`frames_per_chunk`): a 4K clip is scored one frame at a time, so its frame size, not the
-configured frame count, sets the peak.
+pixels as well as frames (`frames_per_chunk`; fewer pixels on a CPU): a 4K clip is scored one frame at a time, so its
+frame size, not the configured frame count, sets the peak.
 
 A chunk that runs out of device memory is split in halves and retried (down to single frames); `--fast` runs the
 learned networks under bf16/fp16 autocast (PSNR/SSIM always stay float64).
@@ -23,18 +23,26 @@ import numpy as np
 
 from vrbench.errors import InputError, MetricUnavailable
 from vrbench.metrics.base import Metric, StreamMetric
+from vrbench.metrics.host_heap import retained_heap
 from vrbench.registry import METRICS
 from vrbench.video import Video
 
 # 8 frames of 1280x720 (7.4 Mpx): clips up to 720p keep the configured chunk of 8; 1080p gets 3 frames a chunk and
 # 4K (8.3 Mpx) one frame, whose float32/float64 copies inside SSIM and LPIPS already take about a gigabyte.
 CHUNK_PIXELS = 8 * 1280 * 720
+# On a CPU, 2 frames of 720p (1.8 Mpx): a chunk's VGG16 features (LPIPS-VGG and DISTS keep the GT's for every method)
+# are ~0.9 GB a 720p frame, and at 8 frames LPIPS-VGG + DISTS peaked at 16.7 GB and ran 1.7x slower (264 s against
+# 150 s for 8 frames x 3 methods on a 2-core Xeon, the kernel busy reclaiming memory); the GT sharing is per chunk,
+# so a smaller chunk loses nothing of it, and PSNR/SSIM/NIQE/MUSIQ/VMAF ran as fast at 2 frames a chunk as at 8.
+CPU_CHUNK_PIXELS = 2 * 1280 * 720
 GT_KEY = "\0gt"  # the ground truth's key among the clips a chunk holds (no method label can contain NUL)
 
 
-def frames_per_chunk(chunk: int, height: int, width: int) -> int:
-    """At most `chunk` frames and at most `CHUNK_PIXELS` pixels a chunk, but always at least one frame."""
-    return max(1, min(int(chunk), CHUNK_PIXELS // max(1, height * width)))
+def frames_per_chunk(chunk: int, height: int, width: int, device: Any = None) -> int:
+    """At most `chunk` frames and at most `CHUNK_PIXELS` pixels a chunk (`CPU_CHUNK_PIXELS` on a CPU), but always at
+    least one frame."""
+    cpu = getattr(device, "type", str(device).split(":")[0]) == "cpu"
+    return max(1, min(int(chunk), (CPU_CHUNK_PIXELS if cpu else CHUNK_PIXELS) // max(1, height * width)))
 
 
 def deterministic_mode(device: Any) -> None:
@@ -234,7 +242,14 @@ def evaluate_clip(outputs: dict[str, Video], gt: Video | None, metrics: dict[str
     `chunk` frames are read at a time, fewer for large frames (see `frames_per_chunk`). Stream metrics with
     `native_luma = True` also get `luma=(out_y, gt_y)`: the coded Y planes as float32 (n, 1, H, W) in [0, 255], or
     None for a side that has none (see `Video.native_luma`). `timings`, when given, accumulates the time split.
+    Host memory freed between chunks stays in the process until the clip is scored (`retained_heap`).
     """
+    with retained_heap():
+        return _score_clip(outputs, gt, metrics, device, chunk, fast, crop_border, timings)
+
+
+def _score_clip(outputs: dict[str, Video], gt: Video | None, metrics: dict[str, Metric], device: Any, chunk: int,
+                fast: bool, crop_border: int, timings: Timings | None) -> ClipScores:
     import torch
 
     usable = {n: m for n, m in metrics.items() if gt is not None or not m.card.needs_gt}
@@ -247,7 +262,7 @@ def evaluate_clip(outputs: dict[str, Video], gt: Video | None, metrics: dict[str
     cut = {n: crop_border if m.card.kind == "FR" else 0 for n, m in frame.items()}
     index = 0
     videos = [v for v in (*outputs.values(), gt) if v is not None]
-    chunk = frames_per_chunk(chunk, max(v.height for v in videos), max(v.width for v in videos))
+    chunk = frames_per_chunk(chunk, max(v.height for v in videos), max(v.width for v in videos), device)
     pin = getattr(device, "type", str(device).split(":")[0]) == "cuda" and torch.cuda.is_available()
     clock = _Clock(timings, device)
     with torch.inference_mode():

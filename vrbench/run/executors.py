@@ -18,6 +18,7 @@ from typing import Any
 
 from vrbench.config import RunConfig
 from vrbench.errors import InputError
+from vrbench.metrics import host_heap
 from vrbench.run.plan import ClipTask
 from vrbench.run.worker import ClipOutcome, Worker
 
@@ -47,10 +48,11 @@ class LocalExecutor:
         self.config, self.outputs = config, outputs
 
     def __enter__(self) -> LocalExecutor:
+        host_heap.hold()  # freed host memory stays in the process from clip to clip (see host_heap)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        host_heap.release()
 
     def map(self, tasks: list[ClipTask]) -> Iterator[tuple[ClipTask, ClipOutcome]]:
         if not tasks:
@@ -71,6 +73,7 @@ def _init_process(config_json: str, outputs: str, devices: Any, threads: int) ->
 
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)  # OpenCV filters (SSIM, VMAF, NIQE on CPU) share the worker's share of the cores
+    host_heap.hold()  # for the worker's lifetime: freed host memory is reused from clip to clip
     _WORKER = Worker(RunConfig.model_validate_json(config_json), Path(outputs), devices.get())
 
 
@@ -164,6 +167,7 @@ def _ray_task(config_json: str, outputs: str, task: ClipTask) -> ClipOutcome:
     """One clip on a Ray worker; the built methods and metrics stay cached in the worker process."""
     key = config_json + outputs
     if key not in _RAY_WORKERS:
+        host_heap.hold()  # for the worker process's lifetime, as in `_init_process`
         _RAY_WORKERS[key] = Worker(RunConfig.model_validate_json(config_json), Path(outputs))
     return _RAY_WORKERS[key].execute(task)
 

@@ -1,0 +1,104 @@
+"""Freed host memory kept in the process while the engine scores (glibc's malloc): where large blocks come from,
+that the last holder restores glibc's behaviour, and that the engine and the local executor hold it."""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+
+from vrbench.metrics import host_heap
+from vrbench.metrics.base import MetricCard, StreamMetric
+from vrbench.metrics.engine import evaluate_clip
+from vrbench.video import open_video, write_frames
+
+pytestmark = pytest.mark.skipif(host_heap.glibc() is None, reason="glibc's malloc only (CI runs on Debian)")
+
+BLOCK = 64 * 1024 * 1024  # over glibc's largest mmap threshold (32 MiB): always mmapped unless held
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                               "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def _mallinfo() -> _MallInfo2:
+    libc = host_heap.glibc()
+    libc.mallinfo2.restype = _MallInfo2
+    return libc.mallinfo2()
+
+
+def _mmapped_by(fn) -> int:
+    """Bytes held in mmapped blocks that `fn`'s allocation added (its result is kept alive while measuring)."""
+    before = _mallinfo().hblkhd
+    kept = fn()
+    grown = _mallinfo().hblkhd - before
+    del kept
+    return grown
+
+
+def _block() -> np.ndarray:
+    return np.ones(BLOCK, dtype=np.uint8)
+
+
+def test_held_heap_serves_large_blocks_from_the_heap_keeps_them_and_the_last_release_restores():
+    assert not host_heap.held()
+    assert _mmapped_by(_block) >= BLOCK  # glibc's own behaviour: a fresh mmap
+    with host_heap.retained_heap():
+        assert host_heap.held()
+        assert _mmapped_by(_block) == 0
+        kept_free = _mallinfo().fordblks
+        assert kept_free >= BLOCK  # the freed block stayed in the process
+        with host_heap.retained_heap():  # nested: the inner release restores nothing
+            pass
+        assert host_heap.held()
+        assert _mmapped_by(_block) == 0
+        arena = _mallinfo().arena
+    assert not host_heap.held()
+    assert _mallinfo().arena < arena - BLOCK // 2  # handed back to the kernel
+    assert _mmapped_by(_block) >= BLOCK
+
+
+def test_a_release_without_a_hold_does_not_go_negative():
+    host_heap.release()
+    assert not host_heap.held()
+    with host_heap.retained_heap():
+        assert host_heap.held()
+    assert not host_heap.held()
+
+
+CARD = MetricCard(name="heap-probe", summary="allocates a large block per chunk", kind="video",
+                  higher_is_better=True, level="clip", needs_gt=True)
+
+
+class _HeapProbe(StreamMetric):
+    card = CARD
+
+    def start(self, num_frames):
+        return []
+
+    def update(self, state, out, gt, index, **kwargs):
+        state.append((host_heap.held(), _mmapped_by(_block)))
+
+    def finish(self, state):
+        return float(len(state)), state
+
+
+def test_the_engine_holds_the_heap_while_it_scores_a_clip(tmp_path, bbb_frames):
+    write_frames(bbb_frames[:4], tmp_path / "gt")
+    write_frames(bbb_frames[:4], tmp_path / "out")
+    scores = evaluate_clip({"out": open_video(tmp_path / "out")}, open_video(tmp_path / "gt"),
+                           {"probe": _HeapProbe()}, "cpu", chunk=2)
+    assert scores.values["out"]["probe"][1] == [(True, 0), (True, 0)]
+    assert not host_heap.held()
+
+
+def test_the_local_executor_holds_the_heap_from_clip_to_clip(tmp_path):
+    from vrbench.config import RunConfig
+    from vrbench.run.executors import LocalExecutor
+
+    with LocalExecutor(RunConfig.model_construct(), tmp_path) as ex:
+        assert host_heap.held()
+        assert list(ex.map([])) == []
+    assert not host_heap.held()
