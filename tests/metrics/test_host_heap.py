@@ -3,8 +3,6 @@ that the last holder restores glibc's behaviour, and that the engine and the loc
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 import pytest
 
@@ -18,22 +16,11 @@ pytestmark = pytest.mark.skipif(host_heap.glibc() is None, reason="glibc's mallo
 BLOCK = 64 * 1024 * 1024  # over glibc's largest mmap threshold (32 MiB): always mmapped unless held
 
 
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
-                                               "fsmblks", "uordblks", "fordblks", "keepcost")]
-
-
-def _mallinfo() -> _MallInfo2:
-    libc = host_heap.glibc()
-    libc.mallinfo2.restype = _MallInfo2
-    return libc.mallinfo2()
-
-
 def _mmapped_by(fn) -> int:
     """Bytes held in mmapped blocks that `fn`'s allocation added (its result is kept alive while measuring)."""
-    before = _mallinfo().hblkhd
+    before = host_heap.mallinfo().hblkhd
     kept = fn()
-    grown = _mallinfo().hblkhd - before
+    grown = host_heap.mallinfo().hblkhd - before
     del kept
     return grown
 
@@ -48,16 +35,24 @@ def test_held_heap_serves_large_blocks_from_the_heap_keeps_them_and_the_last_rel
     with host_heap.retained_heap():
         assert host_heap.held()
         assert _mmapped_by(_block) == 0
-        kept_free = _mallinfo().fordblks
+        kept_free = host_heap.mallinfo().fordblks
         assert kept_free >= BLOCK  # the freed block stayed in the process
         with host_heap.retained_heap():  # nested: the inner release restores nothing
             pass
         assert host_heap.held()
         assert _mmapped_by(_block) == 0
-        arena = _mallinfo().arena
     assert not host_heap.held()
-    assert _mallinfo().arena < arena - BLOCK // 2  # handed back to the kernel
-    assert _mmapped_by(_block) >= BLOCK
+    big = host_heap.KEEP_ON_RELEASE + BLOCK  # more than the heap keeps after the release: glibc's mmap again
+    assert _mmapped_by(lambda: np.ones(big, dtype=np.uint8)) >= big
+
+
+def test_the_last_release_hands_large_free_memory_back_to_the_kernel():
+    big = host_heap.KEEP_ON_RELEASE + BLOCK
+    with host_heap.retained_heap():
+        assert _mmapped_by(lambda: np.ones(big, dtype=np.uint8)) == 0
+        arena = host_heap.mallinfo().arena
+        assert host_heap.mallinfo().fordblks >= big
+    assert host_heap.mallinfo().arena < arena - big // 2
 
 
 def test_a_release_without_a_hold_does_not_go_negative():
