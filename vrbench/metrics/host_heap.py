@@ -100,7 +100,8 @@ def mallinfo(libc: ctypes.CDLL | None = None) -> _MallInfo2:
 
 
 def free_heap_bytes(libc: ctypes.CDLL) -> int:
-    """Free bytes the heap holds (0 where glibc has no `mallinfo2`, before 2.33: then every release trims)."""
+    """Free bytes the heap holds; where glibc has no `mallinfo2` (before 2.33), more than `KEEP_ON_RELEASE`, so
+    that every last release trims."""
     try:
         return int(mallinfo(libc).fordblks)
     except AttributeError:
